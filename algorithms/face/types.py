@@ -1,0 +1,75 @@
+"""Data types of the face layer, shared by every algorithm.
+
+``FaceGeometry`` is what ``algorithms.face.analyse_face`` returns for the largest face of a
+photo. Everything an algorithm needs is here: the restored face image (canonical input of
+the skin algorithms), the affine maps between restored and original pixels, the
+millimetre scale and the named skin regions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+from shapely.affinity import affine_transform
+from shapely.geometry.base import BaseGeometry
+
+__all__ = ["NoFaceError", "Restored", "FaceGeometry", "apply_affine", "REGION_NAMES"]
+
+# Named skin regions (left/right are the subject's).
+REGION_NAMES = (
+    "forehead", "glabella", "nose", "left_cheek", "right_cheek", "chin",
+    "left_under_eye", "right_under_eye", "left_crows_feet", "right_crows_feet",
+    "left_nasolabial", "right_nasolabial", "perioral", "face_skin",
+)
+
+
+class NoFaceError(ValueError):
+    """No face was found where one is needed."""
+
+
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map ``(N, 2)`` points through a ``2x3`` affine matrix."""
+    pts = np.asarray(points, dtype=np.float64)
+    return pts @ matrix[:, :2].T + matrix[:, 2]
+
+
+@dataclass(frozen=True, eq=False)
+class Restored:
+    """The face cropped, centred and rotated upright (eyes level) at a fixed scale."""
+
+    image: np.ndarray            # (S, S, 3) uint8 RGB
+    to_original: np.ndarray      # 2x3: restored pixel -> original pixel
+    from_original: np.ndarray    # 2x3: original pixel -> restored pixel
+    px_per_mm: float             # scale of the restored image
+
+    @property
+    def size(self) -> tuple[int, int]:
+        h, w = self.image.shape[:2]
+        return w, h
+
+
+@dataclass(frozen=True, eq=False)
+class FaceGeometry:
+    image_size: tuple[int, int]          # original (width, height)
+    landmarks: np.ndarray                # (478, 2) float, original pixel coordinates
+    box: tuple[float, float, float, float]  # detection box x0, y0, x1, y1 (original)
+    detection_score: float
+    face_count: int                      # faces found in the photo (the largest is used)
+    px_per_mm: float                     # scale in the original photo
+    restored: Restored
+    regions: Mapping[str, BaseGeometry] = field(default_factory=dict)  # restored coordinates
+
+    @property
+    def landmarks_restored(self) -> np.ndarray:
+        return apply_affine(self.restored.from_original, self.landmarks)
+
+    def regions_in(self, image_type: str) -> dict[str, BaseGeometry]:
+        """Regions in ``restored`` or ``original`` pixel coordinates."""
+        if image_type == "restored":
+            return dict(self.regions)
+        if image_type != "original":
+            raise ValueError(f"image_type must be one of original, restored; got {image_type!r}")
+        m = self.restored.to_original
+        params = [m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[0, 2], m[1, 2]]
+        return {k: affine_transform(g, params) for k, g in self.regions.items()}
