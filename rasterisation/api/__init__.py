@@ -1,0 +1,17 @@
+"""HTTP API: one blueprint per resource, registered on the flask-smorest ``Api``."""
+from __future__ import annotations
+
+from flask import Flask
+
+from rasterisation.api import docs_assets, files, health, images, tokens
+
+__all__ = ["register_blueprints", "BLUEPRINTS"]
+
+# documented in the OpenAPI spec, in this order
+BLUEPRINTS = (health.blp, tokens.blp, images.blp, files.blp)
+
+
+def register_blueprints(app: Flask, api) -> None:
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(docs_assets.bp)

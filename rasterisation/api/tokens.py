@@ -1,0 +1,79 @@
+"""/api/v1/auth/private_tokens/: the caller's company's long-lived tokens."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import validate
+
+from rasterisation.api.schemas import PageArgsSchema, page_of
+from rasterisation.auth import current_company
+from rasterisation.services import tokens as token_service
+
+__all__ = ["blp"]
+
+blp = Blueprint("private_tokens", __name__, url_prefix="/api/v1/auth/private_tokens",
+                description="Long-lived API tokens of the caller's company. The plaintext "
+                            "token is shown once, at creation; only its hash is stored.")
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    name = ma.fields.String()
+    prefix = ma.fields.String(metadata={"description": "first characters, to recognise it"})
+    state = ma.fields.Function(lambda row: row.state(),
+                               metadata={"enum": list(token_service.TOKEN_STATES)})
+    created_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime(allow_none=True)
+    last_used_at = ma.fields.DateTime(allow_none=True, metadata={
+        "description": "recorded at most once a minute"})
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+
+class CreatedTokenSchema(TokenSchema):
+    token = ma.fields.String(metadata={"description": "the secret; shown only this once"})
+
+
+class CreateTokenSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    expires_in_days = ma.fields.Integer(
+        load_default=None, allow_none=True,
+        validate=validate.Range(min=1, max=token_service.MAX_EXPIRES_IN_DAYS),
+        metadata={"description": "omit or null for a token that never expires"})
+
+
+TokenPageSchema = page_of(TokenSchema, "TokenPageSchema")
+
+
+@blp.route("/")
+class Tokens(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, TokenPageSchema)
+    @blp.alt_response(401, description="missing or invalid token")
+    def get(self, args):
+        """List the company's tokens (never their secrets), newest first."""
+        company_id = current_company()
+        return {"items": token_service.list_tokens(company_id, **args),
+                "total": token_service.count_tokens(company_id), **args}
+
+    @blp.arguments(CreateTokenSchema)
+    @blp.response(201, CreatedTokenSchema)
+    @blp.alt_response(401, description="missing or invalid token")
+    @blp.alt_response(422, description="invalid body")
+    def post(self, body):
+        """Create a token for the caller's company; the answer holds the secret once."""
+        row, plaintext = token_service.issue_token(company_id=current_company(), **body)
+        row.token = plaintext
+        return row
+
+
+@blp.route("/<uuid:token_id>")
+class TokenItem(MethodView):
+    @blp.response(204)
+    @blp.alt_response(401, description="missing or invalid token")
+    @blp.alt_response(404, description="no such token in the caller's company")
+    def delete(self, token_id):
+        """Revoke a token (idempotent). It stops working immediately."""
+        if token_service.revoke_token(company_id=current_company(), token_id=token_id) is None:
+            abort(404, message=f"no token {token_id} in your company")
+        return None

@@ -1,0 +1,99 @@
+"""The app factory.
+
+``create_app()`` reads ``RASTERISATION_*`` from the environment (see ``rasterisation.config``);
+tests pass a mapping of those variables instead, plus optional Flask overrides.
+
+Example
+-------
+>>> app = create_app({"RASTERISATION_DATA_DIR": "/tmp/rst-doc"})
+>>> app.test_client().get("/health").json
+{'status': 'ok'}
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from flask import Flask
+
+from rasterisation.api import register_blueprints
+from rasterisation.converters import UUIDConverter
+from rasterisation.auth import init_auth
+from rasterisation.config import flask_config, load_settings
+from rasterisation.errors import register_error_handlers
+from rasterisation.extensions import api, cors, db, migrate
+from rasterisation.storage import EXTENSION_KEY, make_storage
+
+__all__ = ["create_app", "MIGRATIONS_DIR"]
+
+# top-level migrations/ of the source tree (the project is installed editable: pip install -e)
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _add_security_scheme(spec) -> None:
+    spec.components.security_scheme("bearerAuth", {
+        "type": "http", "scheme": "bearer",
+        "description": "A private token (rst_...) from `rasterisation tokens create` or "
+                       "POST /api/v1/auth/private_tokens/.",
+    })
+
+
+def create_app(config: Mapping[str, str] | None = None, *,
+               overrides: Mapping[str, object] | None = None) -> Flask:
+    """Build the Flask app.
+
+    Parameters
+    ----------
+    config
+        ``RASTERISATION_*`` variables; default ``os.environ``.
+    overrides
+        Flask config keys applied last (tests: ``{"TESTING": True}``).
+    """
+    settings = load_settings(config)
+    app = Flask(__name__)
+    app.config.update(flask_config(settings))
+    app.config["API_SPEC_OPTIONS"] = {
+        "security": [{"bearerAuth": []}],
+        "info": {"description": "Self-hostable skin-analysis masks. Every endpoint except "
+                                "/health, /docs, /openapi.json and signed file URLs needs "
+                                "`Authorization: Bearer <token>`. Errors are JSON "
+                                "`{code, status, message, errors?}`."},
+    }
+    if overrides:
+        app.config.update(overrides)
+
+    # converters must exist before any blueprint's rules are bound
+    app.url_map.converters["uuid"] = UUIDConverter
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True,
+                     compare_type=True)
+    api.init_app(app)
+    _add_security_scheme(api.spec)
+    if settings.cors_origins:
+        cors.init_app(app, resources={r"/*": {"origins": list(settings.cors_origins)}},
+                      expose_headers=["WWW-Authenticate", "Retry-After"], max_age=600)
+    app.extensions[EXTENSION_KEY] = make_storage(settings)
+    init_auth(app)
+    register_error_handlers(app)
+    register_blueprints(app, api)
+    _sqlite_pragmas(app)
+    return app
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """Foreign keys (ON DELETE CASCADE) and WAL for concurrent gunicorn workers on SQLite."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()

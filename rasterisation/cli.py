@@ -1,0 +1,202 @@
+"""The ``rasterisation`` console script.
+
+Commands print their result alone on stdout (ids, tokens) so shells can capture them;
+everything else goes to stderr. A new command or group is one decorated function here
+(``@main.command()`` / ``@main.group()``) or ``main.add_command(...)`` from another module.
+
+Example
+-------
+::
+
+    $ COMPANY=$(rasterisation companies create "Acme clinic")
+    $ TOKEN=$(rasterisation tokens create --company "$COMPANY" --name dashboard)
+"""
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import click
+
+__all__ = ["main", "openapi_document", "OPENAPI_PATH"]
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "api_spec" / "openapi.json"
+
+
+def _app():
+    from rasterisation.app import create_app
+    from rasterisation.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _database_error(exc: Exception) -> click.ClickException:
+    return click.ClickException(
+        f"database error ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+        "has `rasterisation db upgrade` been run for this RASTERISATION_DATA_DIR / "
+        "RASTERISATION_DATABASE_URL?")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Self-hostable skin-analysis mask service."""
+
+
+# ------------------------------------------------------------------ companies
+@main.group()
+def companies():
+    """Manage companies (tenants)."""
+
+
+@companies.command("create")
+@click.argument("name")
+def companies_create(name: str):
+    """Create a company; print its id alone."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from rasterisation.services.companies import create_company
+
+    app = _app()
+    with app.app_context():
+        try:
+            company = create_company(name=name)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="NAME") from None
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+        click.echo(str(company.id))
+
+
+# ------------------------------------------------------------------ tokens
+@main.group()
+def tokens():
+    """Manage API tokens."""
+
+
+@tokens.command("create")
+@click.option("--company", "company_id", required=True, type=click.UUID,
+              help="company id (from `companies create`)")
+@click.option("--name", default="cli", show_default=True, help="label to recognise it by")
+@click.option("--expires-in", "expires_in", type=click.IntRange(1, 3650), default=None,
+              help="days until it expires (default: never)")
+def tokens_create(company_id: uuid.UUID, name: str, expires_in: int | None):
+    """Create a token for a company; print the token alone (it is not shown again)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from rasterisation.services.tokens import issue_token
+
+    app = _app()
+    with app.app_context():
+        try:
+            _row, plaintext = issue_token(company_id=company_id, name=name,
+                                          expires_in_days=expires_in)
+        except LookupError:
+            raise click.BadParameter(f"no company {company_id}", param_hint="--company") \
+                from None
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+        click.echo(plaintext)
+
+
+# ------------------------------------------------------------------ models
+@main.group()
+def models():
+    """Face model files."""
+
+
+@models.command("fetch")
+def models_fetch():
+    """Fetch and verify the model files (idempotent)."""
+    from algorithms import models as model_store  # the face layer owns the artefacts
+
+    result = model_store.fetch()
+    if result is False:
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------ db
+@main.group()
+def db():
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str):
+    """Apply the migrations to the configured database."""
+    import flask_migrate
+
+    app = _app()
+    with app.app_context():
+        flask_migrate.upgrade(revision=revision)
+    click.echo(f"database at {revision}", err=True)
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str):
+    """Revert the migrations down to REVISION (`base` removes every table)."""
+    import flask_migrate
+
+    app = _app()
+    with app.app_context():
+        flask_migrate.downgrade(revision=revision)
+
+
+# ------------------------------------------------------------------ serve
+@main.command()
+@click.option("--host", default=None, help="default RASTERISATION_HOST or 127.0.0.1")
+@click.option("--port", default=None, type=click.IntRange(1, 65535),
+              help="default RASTERISATION_PORT or 8000")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="default RASTERISATION_WORKERS or 2")
+@click.option("--timeout", default=120, show_default=True, type=click.IntRange(1, 3600),
+              help="seconds before a silent worker is restarted")
+def serve(host: str | None, port: int | None, workers: int | None, timeout: int):
+    """Serve the API with gunicorn."""
+    from rasterisation.config import ConfigError, load_settings
+    from rasterisation.server import run_gunicorn
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    run_gunicorn(host=host or settings.host, port=port or settings.port,
+                 workers=workers or settings.workers, timeout=timeout)
+
+
+# ------------------------------------------------------------------ openapi
+def openapi_document(app=None) -> str:
+    """The OpenAPI document as deterministic JSON text (sorted keys, trailing newline)."""
+    app = app or _app()
+    from rasterisation.extensions import api
+
+    with app.app_context():
+        spec = api.spec.to_dict()
+    return json.dumps(spec, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@main.group()
+def openapi():
+    """The OpenAPI document."""
+
+
+@openapi.command("write")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=OPENAPI_PATH, show_default=True)
+def openapi_write(output: Path):
+    """Regenerate api_spec/openapi.json from the code."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(openapi_document())
+    click.echo(str(output), err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,214 @@
+"""Configuration from ``RASTERISATION_*`` environment variables, with embedded defaults.
+
+A fresh clone runs with no variable set: SQLite and local file storage under
+``RASTERISATION_DATA_DIR`` (default ``./var``), plus a secret key generated once into that
+directory, so two data dirs are two independent services.
+
+Example
+-------
+>>> settings = load_settings({"RASTERISATION_DATA_DIR": "/tmp/rst-doc"})
+>>> settings.storage, settings.database_url.startswith("sqlite:///")
+('local', True)
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+__all__ = [
+    "Settings", "ConfigError", "STORAGE_BACKENDS", "ENV_VARS", "load_settings",
+    "flask_config", "normalise_database_url",
+]
+
+PREFIX = "RASTERISATION_"
+STORAGE_BACKENDS = ("local", "minio")
+MiB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A configuration variable has a value the service cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service, already parsed and validated."""
+
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    storage: str = "local"
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_bucket: str = "rasterisation"
+    s3_region: str = "us-east-1"
+    public_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    max_upload_bytes: int = 30 * MiB
+    max_image_pixels: int = 50_000_000
+    signed_url_ttl: int = 3600
+    jpeg_quality: int = 95
+
+
+# name -> (default shown in the docs, description); the README table is built from this.
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "DATA_DIR": ("./var", "Directory of the embedded defaults: the SQLite file, the local "
+                 "objects and the generated secret key."),
+    "DATABASE_URL": ("sqlite:///<DATA_DIR>/rasterisation.sqlite3",
+                     "SQLAlchemy URL. `postgresql://...` is read as "
+                     "`postgresql+psycopg://...` (psycopg 3)."),
+    "SECRET_KEY": ("generated into <DATA_DIR>/secret_key",
+                   "Key of the signed file URLs. Set it when several machines serve one "
+                   "data set."),
+    "HOST": ("127.0.0.1", "Address `rasterisation serve` binds to."),
+    "PORT": ("8000", "Port `rasterisation serve` (and `make run`) listens on."),
+    "WORKERS": ("2", "gunicorn worker processes of `rasterisation serve`."),
+    "STORAGE": ("local", "Object storage backend: `local` (files under DATA_DIR/objects, "
+                "URLs signed and checked by the app) or `minio` (any S3-protocol server, "
+                "presigned URLs)."),
+    "S3_ENDPOINT": ("(none)", "S3 endpoint for `minio`, e.g. `http://127.0.0.1:9000`; "
+                    "the scheme selects TLS."),
+    "S3_ACCESS_KEY": ("(none)", "S3 access key."),
+    "S3_SECRET_KEY": ("(none)", "S3 secret key."),
+    "S3_BUCKET": ("rasterisation", "Bucket; created when missing."),
+    "S3_REGION": ("us-east-1", "Region used to sign (no network round trip to find it)."),
+    "PUBLIC_URL": ("(the request's host)", "Base URL put in front of local signed file "
+                   "URLs, e.g. `https://masks.example.com` behind a proxy."),
+    "CORS_ORIGINS": ("(empty: no CORS headers)", "Comma-separated origins allowed to call "
+                     "the API from a browser, or `*`."),
+    "MAX_UPLOAD_BYTES": (str(30 * MiB), "Largest accepted upload (bytes); larger -> 413."),
+    "MAX_IMAGE_PIXELS": ("50000000", "Largest accepted width x height, checked from the "
+                         "header before decoding; larger -> 413."),
+    "SIGNED_URL_TTL": ("3600", "Lifetime of signed file URLs, in seconds."),
+    "JPEG_QUALITY": ("95", "Quality of the re-encoded JPEG originals (1-95)."),
+}
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def normalise_database_url(url: str) -> str:
+    """Make a PostgreSQL URL use psycopg 3, the driver this project installs.
+
+    >>> normalise_database_url("postgres://u@h/db")
+    'postgresql+psycopg://u@h/db'
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _secret_key(data_dir: Path) -> str:
+    """Read the data dir's key, creating it atomically the first time.
+
+    Several gunicorn workers may start at once: O_EXCL makes exactly one of them write it.
+    """
+    path = data_dir / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if key:
+            return key
+        raise ConfigError(f"{path} is empty; delete it to generate a new key") from None
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse ``RASTERISATION_*`` variables of ``env`` (default ``os.environ``).
+
+    Creates the data directory (and the secret key file in it) when missing.
+
+    Raises
+    ------
+    ConfigError
+        A value is malformed or out of range; the message names the variable.
+    """
+    env = os.environ if env is None else env
+    get = lambda name, default=None: (env.get(PREFIX + name) or default)  # noqa: E731
+
+    data_dir = Path(get("DATA_DIR", "./var")).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database_url = normalise_database_url(
+        get("DATABASE_URL", f"sqlite:///{data_dir / 'rasterisation.sqlite3'}"))
+
+    storage = get("STORAGE", "local").strip().lower()
+    if storage not in STORAGE_BACKENDS:
+        raise ConfigError(f"{PREFIX}STORAGE must be one of {', '.join(STORAGE_BACKENDS)}; "
+                          f"got {storage!r}")
+    s3_endpoint = get("S3_ENDPOINT")
+    if storage == "minio" and not s3_endpoint:
+        raise ConfigError(f"{PREFIX}STORAGE=minio needs {PREFIX}S3_ENDPOINT "
+                          "(e.g. http://127.0.0.1:9000)")
+    if s3_endpoint and not s3_endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"{PREFIX}S3_ENDPOINT must start with http:// or https://, "
+                          f"got {s3_endpoint!r}")
+
+    origins = tuple(o.strip() for o in get("CORS_ORIGINS", "").split(",") if o.strip())
+    public_url = get("PUBLIC_URL")
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{PREFIX}PUBLIC_URL must start with http:// or https://, "
+                          f"got {public_url!r}")
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=get("SECRET_KEY") or _secret_key(data_dir),
+        host=get("HOST", "127.0.0.1"),
+        port=_int(env, "PORT", 8000, low=1, high=65535),
+        workers=_int(env, "WORKERS", 2, low=1, high=64),
+        storage=storage,
+        s3_endpoint=s3_endpoint,
+        s3_access_key=get("S3_ACCESS_KEY"),
+        s3_secret_key=get("S3_SECRET_KEY"),
+        s3_bucket=get("S3_BUCKET", "rasterisation"),
+        s3_region=get("S3_REGION", "us-east-1"),
+        public_url=public_url.rstrip("/") if public_url else None,
+        cors_origins=origins,
+        max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 30 * MiB, low=1, high=2**40),
+        max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1, high=2**34),
+        signed_url_ttl=_int(env, "SIGNED_URL_TTL", 3600, low=1, high=7 * 24 * 3600),
+        jpeg_quality=_int(env, "JPEG_QUALITY", 95, low=1, high=95),
+    )
+
+
+def flask_config(settings: Settings) -> dict:
+    """The Flask / extension configuration derived from ``settings``."""
+    return {
+        "SECRET_KEY": settings.secret_key,
+        "SQLALCHEMY_DATABASE_URI": settings.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # multipart overhead on top of the file itself; the file size is checked exactly later
+        "MAX_CONTENT_LENGTH": settings.max_upload_bytes + 64 * 1024,
+        "JSON_SORT_KEYS": False,
+        "API_TITLE": "rasterisation",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        # relative, so the page also works when the app is mounted under a path prefix
+        "OPENAPI_SWAGGER_UI_URL": "docs/assets/",
+        "OPENAPI_SWAGGER_UI_CONFIG": {"persistAuthorization": True},
+        "RASTERISATION": settings,
+    }

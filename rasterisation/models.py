@@ -1,0 +1,119 @@
+"""Database models: companies, their API tokens and their images.
+
+Every row that belongs to a company carries ``company_id``; queries go through the services,
+which always filter on it (see ``rasterisation.services``). Types are portable: ``Uuid`` is
+native on PostgreSQL and CHAR(32) on SQLite; datetimes are stored in UTC and always come back
+timezone-aware (SQLite forgets the zone, ``UTCDateTime`` restores it).
+
+Example
+-------
+>>> Company(name="Acme").name
+'Acme'
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from rasterisation.extensions import db
+
+__all__ = ["Company", "ApiToken", "Image", "UTCDateTime", "utcnow", "image_prefix"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """``DateTime(timezone=True)`` that never hands back a naive datetime."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Company(db.Model):
+    __tablename__ = "companies"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+    tokens = relationship("ApiToken", back_populates="company", passive_deletes=True)
+
+    def __repr__(self):
+        return f"<Company {self.id} {self.name!r}>"
+
+
+class ApiToken(db.Model):
+    """A long-lived private token. Only its SHA-256 is stored; ``prefix`` is for display."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("companies.id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    company = relationship("Company", back_populates="tokens")
+
+    def state(self, *, now: datetime | None = None) -> str:
+        """``active``, ``expired`` or ``revoked``."""
+        now = now or utcnow()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+class Image(db.Model):
+    """An uploaded photo, stored re-encoded (orientation applied, metadata dropped)."""
+
+    __tablename__ = "images"
+    __table_args__ = (sa.Index("ix_images_company_id_created_at", "company_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("companies.id", ondelete="CASCADE"), nullable=False)
+    original_filename: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    upload_format: Mapped[str] = mapped_column(sa.String(8), nullable=False)
+    upload_size_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    format: Mapped[str] = mapped_column(sa.String(8), nullable=False)
+    content_type: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    width: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    height: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    storage_key: Mapped[str] = mapped_column(sa.String(512), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+    @property
+    def prefix(self) -> str:
+        """Storage prefix of everything stored for this image (original and derived)."""
+        return image_prefix(self.company_id, self.id)
+
+
+def image_prefix(company_id, image_id) -> str:
+    return f"companies/{company_id}/images/{image_id}/"

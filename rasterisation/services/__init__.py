@@ -1,0 +1,1 @@
+"""Business logic (companies, tokens, images, upload decoding); the API layer stays thin."""

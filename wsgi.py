@@ -1,0 +1,4 @@
+"""WSGI entry point: ``gunicorn wsgi:app`` (``rasterisation serve`` does the same)."""
+from rasterisation.app import create_app
+
+app = create_app()
