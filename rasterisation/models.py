@@ -117,3 +117,58 @@ class Image(db.Model):
 
 def image_prefix(company_id, image_id) -> str:
     return f"companies/{company_id}/images/{image_id}/"
+
+
+# ------------------------------------------------------------------ analysis caches
+# Everything below is derived from an image and can be recomputed; rows cascade with the
+# image and their objects live under the image's storage prefix.
+__all__ += ["ImageFace", "AnalysisRecord", "RenderRecord"]
+
+
+class ImageFace(db.Model):
+    """The face found in an image (or that none was), and its stored restored image."""
+
+    __tablename__ = "image_faces"
+
+    image_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    has_face: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    data: Mapped[dict | None] = mapped_column(sa.JSON, nullable=True)
+    restored_key: Mapped[str | None] = mapped_column(sa.String(512), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class AnalysisRecord(db.Model):
+    """One algorithm's result on one image, in one coordinate space (GeoJSON + metrics)."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (sa.UniqueConstraint("image_id", "tech_name", "version", "image_type",
+                                          name="uq_analyses_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    image_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("images.id", ondelete="CASCADE"), nullable=False)
+    tech_name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    version: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    image_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    result: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class RenderRecord(db.Model):
+    """A stored mask picture: the render cache of the masks endpoints."""
+
+    __tablename__ = "renders"
+    __table_args__ = (sa.UniqueConstraint("image_id", "image_type", "tech_name", "version",
+                                          "style_key", "format", name="uq_renders_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    image_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("images.id", ondelete="CASCADE"), nullable=False)
+    image_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    tech_name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    version: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    style_key: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    format: Mapped[str] = mapped_column(sa.String(8), nullable=False)
+    storage_key: Mapped[str] = mapped_column(sa.String(512), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

@@ -1,0 +1,172 @@
+"""One photo through the algorithms: pure orchestration, no Flask, database or storage.
+
+:class:`PhotoAnalysis` holds one photo's decoded pixels, finds its face once, runs each
+algorithm once and hands results out in either coordinate space. The HTTP service wraps it
+with its caches (database rows, stored objects); ``rasterisation analyse`` uses it directly.
+
+Example
+-------
+>>> from skimage import data
+>>> photo = PhotoAnalysis(data.astronaut())          # doctest: +SKIP
+>>> photo.result("pores", image_type="original").main_metric.value   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import shapely
+from shapely import wkt
+
+from algorithms import registry
+from algorithms.face import FaceGeometry, NoFaceError, Restored, analyse_face
+from algorithms.types import IMAGE_TYPES, AnalysisResult, validate_choice
+
+__all__ = [
+    "MaskError", "PhotoAnalysis", "in_image_type", "face_to_dict", "face_from_dict",
+]
+
+_UNSET = object()
+
+
+class MaskError(ValueError):
+    """A per-mask failure the client can act on (unknown algorithm, no face, ...)."""
+
+
+def in_image_type(result: AnalysisResult, face: FaceGeometry | None, image_type: str,
+                  *, original_size: tuple[int, int]) -> AnalysisResult:
+    """``result`` expressed in ``image_type`` ('original' or 'restored') pixel coordinates.
+
+    Results are computed in one space (restored when a face was used) and mapped through the
+    face's stored affine transform, so both spaces always describe the same findings.
+    """
+    validate_choice("image_type", image_type, IMAGE_TYPES)
+    if result.image_type == image_type:
+        return result
+    if face is None:
+        raise MaskError("no face was found in this image, so it has no restored image; "
+                        "ask for image_type=original")
+    if image_type == "original":
+        w, h = original_size
+        return result.transformed(face.restored.to_original, width=w, height=h,
+                                  image_type="original")
+    w, h = face.restored.size
+    return result.transformed(face.restored.from_original, width=w, height=h,
+                              image_type="restored")
+
+
+class PhotoAnalysis:
+    """Lazily computed face geometry and algorithm results of one photo.
+
+    Parameters
+    ----------
+    image : ndarray
+        The original photo, RGB uint8 (H, W, 3), EXIF orientation already applied.
+    face : FaceGeometry or None, optional
+        A face geometry found earlier (from a cache). Omit it to detect on first use.
+    cached : callable, optional
+        ``cached(tech_name, version) -> AnalysisResult | None``: a lookup in an outer cache,
+        tried before running an algorithm.
+    """
+
+    def __init__(self, image: np.ndarray, *, face: FaceGeometry | None | object = _UNSET,
+                 cached: Callable[[str, str], AnalysisResult | None] | None = None):
+        self.image = image
+        self._face = face
+        self._cached = cached
+        self._results: dict[str, AnalysisResult] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def original_size(self) -> tuple[int, int]:
+        h, w = self.image.shape[:2]
+        return w, h
+
+    @property
+    def face(self) -> FaceGeometry | None:
+        """The largest face, or None when there is none (detected once)."""
+        if self._face is _UNSET:
+            try:
+                self._face = analyse_face(self.image)
+            except NoFaceError:
+                self._face = None
+        return self._face  # type: ignore[return-value]
+
+    @property
+    def face_computed(self) -> bool:
+        return self._face is not _UNSET
+
+    def picture(self, image_type: str) -> np.ndarray:
+        """The pixels of ``image_type``: the photo itself or the restored face."""
+        validate_choice("image_type", image_type, IMAGE_TYPES)
+        if image_type == "original":
+            return self.image
+        if self.face is None:
+            raise MaskError("no face was found in this image, so it has no restored image")
+        return self.face.restored.image
+
+    def native_result(self, tech_name: str) -> AnalysisResult:
+        """The algorithm's result in the space it computes in (cached per instance)."""
+        try:
+            algorithm = registry.get(tech_name)
+        except registry.UnknownAlgorithm as exc:
+            raise MaskError(str(exc)) from None
+        with self._lock:
+            if tech_name in self._results:
+                return self._results[tech_name]
+        result = self._cached(tech_name, algorithm.version) if self._cached else None
+        if result is None:
+            face = self.face
+            if face is None and algorithm.requires_face:
+                raise MaskError(f"no face was found in this image; {tech_name} needs one")
+            try:
+                result = algorithm.analyse(self.image, face)
+            except NoFaceError as exc:
+                raise MaskError(f"no face was found in this image; {tech_name} needs one "
+                                f"({exc})") from None
+        with self._lock:
+            self._results[tech_name] = result
+        return result
+
+    def result(self, tech_name: str, *, image_type: str = "original") -> AnalysisResult:
+        """The algorithm's result in ``image_type`` coordinates."""
+        native = self.native_result(tech_name)
+        if native.image_type == image_type:
+            return native
+        return in_image_type(native, self.face, image_type, original_size=self.original_size)
+
+
+# ------------------------------------------------------------------ (de)serialisation
+def face_to_dict(face: FaceGeometry) -> dict[str, Any]:
+    """Everything of a FaceGeometry but the restored pixels, as JSON-ready data."""
+    return {
+        "image_size": list(face.image_size),
+        "landmarks": np.round(face.landmarks, 3).tolist(),
+        "box": [float(v) for v in face.box],
+        "detection_score": float(face.detection_score),
+        "face_count": int(face.face_count),
+        "px_per_mm": float(face.px_per_mm),
+        "restored": {"size": list(face.restored.size),
+                     "to_original": face.restored.to_original.tolist(),
+                     "from_original": face.restored.from_original.tolist(),
+                     "px_per_mm": float(face.restored.px_per_mm)},
+        "regions": {name: shapely.to_wkt(geom, rounding_precision=3)
+                    for name, geom in face.regions.items()},
+    }
+
+
+def face_from_dict(data: Mapping[str, Any], restored_image: np.ndarray) -> FaceGeometry:
+    """Inverse of :func:`face_to_dict`, given the stored restored image."""
+    r = data["restored"]
+    restored = Restored(image=restored_image,
+                        to_original=np.asarray(r["to_original"], dtype=np.float64),
+                        from_original=np.asarray(r["from_original"], dtype=np.float64),
+                        px_per_mm=float(r["px_per_mm"]))
+    return FaceGeometry(
+        image_size=tuple(data["image_size"]),
+        landmarks=np.asarray(data["landmarks"], dtype=np.float64),
+        box=tuple(data["box"]), detection_score=float(data["detection_score"]),
+        face_count=int(data["face_count"]), px_per_mm=float(data["px_per_mm"]),
+        restored=restored,
+        regions={name: wkt.loads(text) for name, text in data["regions"].items()})
