@@ -172,6 +172,41 @@ def serve(host: str | None, port: int | None, workers: int | None, timeout: int)
                  workers=workers or settings.workers, timeout=timeout)
 
 
+# ------------------------------------------------------------------ analyse
+@main.command()
+@click.argument("photos", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--algorithm", "-a", "algorithm_names", multiple=True, required=True,
+              help="tech_name to run (repeat the option), or `all`")
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path), help="output directory")
+@click.option("--image-type", default="original", show_default=True,
+              type=click.Choice(["original", "restored"]))
+@click.option("--format", "fmt", default="jpeg", show_default=True,
+              type=click.Choice(["jpeg", "png", "webp"]))
+def analyse(photos, algorithm_names, out_dir: Path, image_type: str, fmt: str):
+    """Analyse PHOTOS with no server: write mask pictures and a JSON per photo."""
+    from algorithms import registry
+    from rasterisation.batch import analyse_photos
+
+    known = registry.names()
+    names = known if "all" in algorithm_names else list(dict.fromkeys(algorithm_names))
+    for name in names:
+        try:
+            registry.get(name)
+        except registry.UnknownAlgorithm as exc:
+            raise click.BadParameter(str(exc), param_hint="--algorithm") from None
+    failed = 0
+    for doc in analyse_photos(photos, names, out_dir=out_dir, image_type=image_type, fmt=fmt):
+        errors = {k: v["error"] for k, v in doc["results"].items() if "error" in v}
+        failed += bool(errors)
+        for name, message in errors.items():
+            click.echo(f"{doc['photo']}: {name}: {message}", err=True)
+    click.echo(str(out_dir))
+    if failed:
+        sys.exit(1)
+
+
 # ------------------------------------------------------------------ openapi
 def openapi_document(app=None) -> str:
     """The OpenAPI document as deterministic JSON text (sorted keys, trailing newline)."""

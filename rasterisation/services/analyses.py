@@ -1,0 +1,177 @@
+"""Analyses of stored images, with their caches at the edges.
+
+:class:`StoredPhoto` wraps the pure :class:`rasterisation.pipeline.PhotoAnalysis` with the
+three caches of an image:
+
+* ``image_faces``: the face (or that there is none) and the restored image, stored once per
+  image under its prefix (``restored.png``) and reused;
+* ``analyses``: each algorithm's result per (image, algorithm, version) in both coordinate
+  spaces, so a second call reads one row and computes nothing;
+* the photo's pixels are only fetched and decoded when something must be computed or drawn.
+
+Example
+-------
+>>> # inside a request: photo = StoredPhoto(image); photo.result("pores", "original")
+"""
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from algorithms import registry
+from algorithms.types import IMAGE_TYPES, AnalysisResult, result_from_dict, validate_choice
+from rasterisation.extensions import db
+from rasterisation.models import AnalysisRecord, Image, ImageFace
+from rasterisation.pipeline import (
+    MaskError, PhotoAnalysis, face_from_dict, face_to_dict, in_image_type,
+)
+from rasterisation.storage import get_storage
+
+__all__ = ["StoredPhoto", "MaskError", "decode_rgb", "encode_png"]
+
+log = logging.getLogger(__name__)
+
+
+def decode_rgb(data: bytes) -> np.ndarray:
+    """Decode stored image bytes (already upright, no metadata) to RGB uint8."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("stored image could not be decoded")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    # level 1: the restored image is written once and read rarely; speed beats size here
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
+class StoredPhoto:
+    """One stored image's results and pictures within a request."""
+
+    def __init__(self, image: Image, *, storage=None):
+        self.image = image
+        self.storage = storage or get_storage()
+        self._pixels: np.ndarray | None = None
+        self._photo: PhotoAnalysis | None = None
+        self._face_row: ImageFace | None | bool = False  # False: not looked up yet
+        self._records = {
+            (r.tech_name, r.version, r.image_type): r
+            for r in db.session.scalars(
+                sa.select(AnalysisRecord).where(AnalysisRecord.image_id == image.id))}
+
+    # ---------------------------------------------------------------- pixels and face
+    @property
+    def pixels(self) -> np.ndarray:
+        if self._pixels is None:
+            self._pixels = decode_rgb(self.storage.get(self.image.storage_key))
+        return self._pixels
+
+    @property
+    def face_row(self) -> ImageFace | None:
+        if self._face_row is False:
+            self._face_row = db.session.get(ImageFace, self.image.id)
+        return self._face_row  # type: ignore[return-value]
+
+    @property
+    def photo(self) -> PhotoAnalysis:
+        """The pure pipeline, seeded with the stored face when there is one."""
+        if self._photo is None:
+            row = self.face_row
+            if row is None:
+                self._photo = PhotoAnalysis(self.pixels)
+                self._save_face(self._photo)
+            elif not row.has_face:
+                self._photo = PhotoAnalysis(self.pixels, face=None)
+            else:
+                restored = decode_rgb(self.storage.get(row.restored_key))
+                self._photo = PhotoAnalysis(self.pixels,
+                                            face=face_from_dict(row.data, restored))
+        return self._photo
+
+    def _save_face(self, photo: PhotoAnalysis) -> None:
+        face = photo.face
+        row = ImageFace(image_id=self.image.id, has_face=face is not None)
+        if face is not None:
+            row.restored_key = f"{self.image.prefix}restored.png"
+            self.storage.put(row.restored_key, encode_png(face.restored.image), "image/png")
+            row.data = face_to_dict(face)
+        self._commit(row)
+        self._face_row = row
+
+    def has_face(self) -> bool:
+        row = self.face_row
+        if row is not None:
+            return row.has_face
+        return self.photo.face is not None
+
+    def picture(self, image_type: str) -> np.ndarray:
+        """The pixels a mask of ``image_type`` is drawn on."""
+        validate_choice("image_type", image_type, IMAGE_TYPES)
+        if image_type == "original":
+            return self.pixels
+        row = self.face_row
+        if row is not None and row.has_face:
+            if self._photo is not None and self._photo.face_computed:
+                return self._photo.face.restored.image
+            return decode_rgb(self.storage.get(row.restored_key))
+        return self.photo.picture("restored")  # raises MaskError when there is no face
+
+    # ---------------------------------------------------------------- results
+    def result(self, tech_name: str, image_type: str) -> AnalysisResult:
+        """``tech_name``'s result in ``image_type`` coordinates; computed at most once."""
+        validate_choice("image_type", image_type, IMAGE_TYPES)
+        try:
+            algorithm = registry.get(tech_name)
+        except registry.UnknownAlgorithm as exc:
+            raise MaskError(str(exc)) from None
+        record = self._records.get((tech_name, algorithm.version, image_type))
+        if record is not None:
+            return result_from_dict(record.result)
+        if image_type == "restored" and self.face_row is not None and not self.face_row.has_face:
+            raise MaskError("no face was found in this image, so it has no restored image; "
+                            "ask for image_type=original")
+        photo = self.photo
+        native = photo.native_result(tech_name)
+        spaces = {native.image_type: native}
+        if photo.face is not None:
+            for other in IMAGE_TYPES:
+                if other not in spaces:
+                    spaces[other] = in_image_type(native, photo.face, other,
+                                                  original_size=photo.original_size)
+        for space, res in spaces.items():
+            key = (tech_name, algorithm.version, space)
+            if key not in self._records:
+                record = AnalysisRecord(image_id=self.image.id, tech_name=tech_name,
+                                        version=algorithm.version, image_type=space,
+                                        result=res.to_dict())
+                self._records[key] = record
+                self._commit(record)
+        if image_type not in spaces:
+            raise MaskError("no face was found in this image, so it has no restored image; "
+                            "ask for image_type=original")
+        return spaces[image_type]
+
+    def feedback(self, image_type: str) -> dict:
+        """The quality check's feedback (problem codes), shown with every mask."""
+        try:
+            return dict(self.result("quality", "original").feedback)
+        except MaskError as exc:  # quality itself unavailable: say so, do not hide it
+            return {"problems": [], "error": str(exc)}
+
+    @staticmethod
+    def _commit(row) -> None:
+        """Insert a cache row; a concurrent request that inserted it first is fine."""
+        try:
+            db.session.add(row)
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            log.info("cache row %s already written by a concurrent request", type(row).__name__)
