@@ -40,3 +40,226 @@ def portrait(request) -> np.ndarray:
 @pytest.fixture(scope="session")
 def portraits() -> dict[str, np.ndarray]:
     return {name: load_portrait(name) for name in PORTRAIT_NAMES}
+
+
+# ---------------------------------------------------------------- service: app, client, companies, tokens
+# Backends: SQLite + local storage always; PostgreSQL when RASTERISATION_TEST_POSTGRES_URL is
+# set, an S3-protocol server (minio client) when RASTERISATION_TEST_S3_ENDPOINT is set. With
+# RASTERISATION_TEST_REQUIRE_BACKENDS=1 (CI) a configured but unreachable backend fails.
+TEST_POSTGRES_URL = os.environ.get("RASTERISATION_TEST_POSTGRES_URL")
+TEST_S3_ENDPOINT = os.environ.get("RASTERISATION_TEST_S3_ENDPOINT")
+REQUIRE_BACKENDS = os.environ.get("RASTERISATION_TEST_REQUIRE_BACKENDS") == "1"
+
+# Unconfigured backends are left out (not skipped), so a plain run stays quiet.
+SERVICE_BACKENDS = [pytest.param(("sqlite", "local"), id="sqlite-local")]
+if TEST_POSTGRES_URL:
+    SERVICE_BACKENDS.append(pytest.param(("postgres", "local"), id="postgres-local",
+                                         marks=pytest.mark.postgres))
+if TEST_S3_ENDPOINT:
+    SERVICE_BACKENDS.append(pytest.param(("sqlite", "minio"), id="sqlite-minio",
+                                         marks=pytest.mark.minio))
+
+
+def backend_unavailable(what: str, exc: Exception):
+    message = f"{what} configured but unreachable: {exc}"
+    if REQUIRE_BACKENDS:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A URL into a fresh schema of the test PostgreSQL database, dropped at the end."""
+    if not TEST_POSTGRES_URL:
+        pytest.skip("RASTERISATION_TEST_POSTGRES_URL not set")
+    import uuid as _uuid
+
+    import sqlalchemy as sa
+
+    from rasterisation.config import normalise_database_url
+
+    base = sa.engine.make_url(normalise_database_url(TEST_POSTGRES_URL))
+    schema = f"rst_test_{_uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        backend_unavailable("PostgreSQL", exc)
+    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_env():
+    """Settings of a fresh bucket on the test S3 server; emptied and removed at the end."""
+    if not TEST_S3_ENDPOINT:
+        pytest.skip("RASTERISATION_TEST_S3_ENDPOINT not set")
+    import uuid as _uuid
+
+    from rasterisation.storage.minio import MinioStorage
+
+    env = {
+        "RASTERISATION_STORAGE": "minio",
+        "RASTERISATION_S3_ENDPOINT": TEST_S3_ENDPOINT,
+        "RASTERISATION_S3_ACCESS_KEY": "testing",
+        "RASTERISATION_S3_SECRET_KEY": "testing",
+        "RASTERISATION_S3_BUCKET": f"rst-test-{_uuid.uuid4().hex[:12]}",
+    }
+    store = MinioStorage(endpoint=TEST_S3_ENDPOINT, access_key="testing",
+                         secret_key="testing", bucket=env["RASTERISATION_S3_BUCKET"],
+                         timeout=3)
+    try:
+        store.client.list_buckets()
+    except Exception as exc:  # noqa: BLE001 - any failure means the server is not usable
+        backend_unavailable("S3 server", exc)
+    yield env
+    try:
+        objects = store.client.list_objects(bucket_name=env["RASTERISATION_S3_BUCKET"],
+                                            recursive=True)
+        for obj in objects:
+            store.client.remove_object(bucket_name=env["RASTERISATION_S3_BUCKET"],
+                                       object_name=obj.object_name)
+        store.client.remove_bucket(bucket_name=env["RASTERISATION_S3_BUCKET"])
+    except Exception:  # noqa: BLE001 - best effort: moto keeps nothing across restarts
+        pass
+
+
+def _truncate_all(db):
+    import sqlalchemy as sa
+
+    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Factory: ``make_app(backend=("sqlite", "local"), **env)`` -> an app with its tables.
+
+    Each app gets its own data dir; PostgreSQL apps share the session schema and are
+    truncated afterwards.
+    """
+    from rasterisation.app import create_app
+    from rasterisation.extensions import db
+
+    made = []
+
+    def factory(backend=("sqlite", "local"), request=None, **env):
+        db_kind, storage_kind = backend
+        config = {"RASTERISATION_DATA_DIR": str(tmp_path / f"var{len(made)}")}
+        if db_kind == "postgres":
+            config["RASTERISATION_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        if storage_kind == "minio":
+            config.update(request.getfixturevalue("s3_env"))
+        config.update(env)
+        app = create_app(config, overrides={"TESTING": True})
+        with app.app_context():
+            db.create_all()
+        made.append((app, db_kind))
+        return app
+
+    yield factory
+    for app, db_kind in made:
+        with app.app_context():
+            db.session.remove()
+            if db_kind == "postgres":
+                _truncate_all(db)
+            db.engine.dispose()
+
+
+@pytest.fixture(params=SERVICE_BACKENDS)
+def app(request, make_app):
+    """The service on each available backend (sqlite-local, postgres-local, sqlite-minio)."""
+    return make_app(request.param, request=request)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def make_tenant(app, name: str):
+    """Create a company and a token in ``app``: (company_id, token)."""
+    from rasterisation.services.companies import create_company
+    from rasterisation.services.tokens import issue_token
+
+    with app.app_context():
+        company = create_company(name=name)
+        _row, token = issue_token(company_id=company.id, name="tests")
+        return company.id, token
+
+
+@pytest.fixture
+def tenant_factory():
+    """``tenant_factory(app, name)`` -> (company_id, token), for apps made by ``make_app``."""
+    return make_tenant
+
+
+@pytest.fixture
+def tenant(app):
+    return make_tenant(app, "Company A")
+
+
+@pytest.fixture
+def other_tenant(app):
+    return make_tenant(app, "Company B")
+
+
+@pytest.fixture
+def company(tenant):
+    """Company A's id (uuid.UUID)."""
+    return tenant[0]
+
+
+@pytest.fixture
+def token(tenant):
+    """A plaintext token of company A."""
+    return tenant[1]
+
+
+@pytest.fixture
+def auth_headers(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def other_company(other_tenant):
+    """Company B's id."""
+    return other_tenant[0]
+
+
+@pytest.fixture
+def other_token(other_tenant):
+    return other_tenant[1]
+
+
+@pytest.fixture
+def other_auth_headers(other_token):
+    return {"Authorization": f"Bearer {other_token}"}
+
+
+@pytest.fixture(scope="session")
+def astronaut_jpeg(astronaut) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(astronaut).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def upload(client):
+    """``upload(company_id, headers, data, filename="photo.jpg")`` -> response."""
+    import io
+
+    def post(company_id, headers, data: bytes, filename: str = "photo.jpg"):
+        return client.post(f"/api/v1/companies/{company_id}/images/",
+                           data={"file": (io.BytesIO(data), filename)}, headers=headers,
+                           content_type="multipart/form-data")
+
+    return post

@@ -12,12 +12,14 @@ Example
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 
 from rasterisation.extensions import db
 from rasterisation.models import ApiToken, Company, utcnow
@@ -32,6 +34,7 @@ TOKEN_PREFIX = "rst_"
 TOKEN_PATTERN = re.compile(r"rst_[A-Za-z0-9_-]{43}")
 TOKEN_STATES = ("active", "expired", "revoked")
 MAX_EXPIRES_IN_DAYS = 3650
+log = logging.getLogger(__name__)
 # last_used_at is written at most this often per token, not on every request
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -127,12 +130,18 @@ def touch_last_used(row: ApiToken, *, now: datetime | None = None) -> bool:
     now = now or utcnow()
     if row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION:
         return False
-    result = db.session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.id == row.id)
-        .where(sa.or_(ApiToken.last_used_at.is_(None),
-                      ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
+    try:
+        result = db.session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.id == row.id)
+            .where(sa.or_(ApiToken.last_used_at.is_(None),
+                          ApiToken.last_used_at < now - LAST_USED_RESOLUTION))
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False))
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        # bookkeeping only: a busy SQLite file must not fail the caller's request
+        db.session.rollback()
+        log.warning("could not record token use: %s", exc)
+        return False
     return result.rowcount == 1
