@@ -13,6 +13,7 @@ Example
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"{PREFIX}S3_ENDPOINT must start with http:// or https://, "
                           f"got {s3_endpoint!r}")
 
+    bucket = get("S3_BUCKET", "rasterisation")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ConfigError(f"{PREFIX}S3_BUCKET must be 3-63 lowercase letters, digits, dots "
+                          f"or hyphens, got {bucket!r}")
+
     origins = tuple(o.strip() for o in get("CORS_ORIGINS", "").split(",") if o.strip())
     public_url = get("PUBLIC_URL")
     if public_url and not public_url.startswith(("http://", "https://")):
@@ -181,7 +187,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint=s3_endpoint,
         s3_access_key=get("S3_ACCESS_KEY"),
         s3_secret_key=get("S3_SECRET_KEY"),
-        s3_bucket=get("S3_BUCKET", "rasterisation"),
+        s3_bucket=bucket,
         s3_region=get("S3_REGION", "us-east-1"),
         public_url=public_url.rstrip("/") if public_url else None,
         cors_origins=origins,

@@ -1,0 +1,86 @@
+"""Two companies: every endpoint called with company B's token on company A's objects is
+refused (403 for A's company_id, 404 for A's objects under B's own company_id), and A's data
+is intact afterwards.
+
+To cover a new endpoint, add a case to ``CASES``: (name, method, path template, expected,
+request kwargs). Templates see ``a`` / ``b`` (company ids), ``image`` (A's image id) and
+``token_id`` (A's token id).
+"""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from rasterisation.storage import EXTENSION_KEY
+
+IMAGES = "/api/v1/companies/{company}/images/"
+
+
+def _photo():
+    return {"file": (io.BytesIO(b"\xff\xd8\xff" + b"0" * 100), "x.jpg")}
+
+
+CASES = [
+    ("upload into A", "post", IMAGES.format(company="{a}"), 403,
+     lambda: {"data": _photo(), "content_type": "multipart/form-data"}),
+    ("list A's images", "get", IMAGES.format(company="{a}"), 403, dict),
+    ("get A's image via A", "get", IMAGES.format(company="{a}") + "{image}", 403, dict),
+    ("delete A's image via A", "delete", IMAGES.format(company="{a}") + "{image}", 403, dict),
+    ("get A's image via B", "get", IMAGES.format(company="{b}") + "{image}", 404, dict),
+    ("delete A's image via B", "delete", IMAGES.format(company="{b}") + "{image}", 404, dict),
+    ("revoke A's token", "delete", "/api/v1/auth/private_tokens/{token_id}", 404, dict),
+]
+
+
+@pytest.fixture
+def company_a_data(client, company, auth_headers, upload, astronaut_jpeg):
+    image = upload(company, auth_headers, astronaut_jpeg, "a.jpg").json
+    tokens = client.get("/api/v1/auth/private_tokens/", headers=auth_headers).json["items"]
+    return {"image": image["id"], "token_id": tokens[0]["id"]}
+
+
+def assert_a_intact(app, client, company, auth_headers, data):
+    r = client.get(IMAGES.format(company=company) + data["image"], headers=auth_headers)
+    assert r.status_code == 200, "A's image is gone"
+    listing = client.get(IMAGES.format(company=company), headers=auth_headers).json
+    assert [i["id"] for i in listing["items"]] == [data["image"]]
+    tokens = client.get("/api/v1/auth/private_tokens/", headers=auth_headers).json["items"]
+    assert [(t["id"], t["state"]) for t in tokens] == [(data["token_id"], "active")]
+    with app.app_context():
+        from rasterisation.extensions import db
+        from rasterisation.models import Image
+
+        key = db.session.get(Image, __import__("uuid").UUID(data["image"])).storage_key
+    assert app.extensions[EXTENSION_KEY].exists(key)
+
+
+@pytest.mark.parametrize("name,method,template,expected,kwargs", CASES,
+                         ids=[c[0] for c in CASES])
+def test_company_b_cannot_touch_company_a(app, client, company, auth_headers, other_company,
+                                          other_auth_headers, company_a_data, name, method,
+                                          template, expected, kwargs):
+    path = template.format(a=company, b=other_company, **company_a_data)
+    r = getattr(client, method)(path, headers=other_auth_headers, **kwargs())
+    assert r.status_code == expected, (name, r.status_code, r.json)
+    body = r.get_json()
+    assert body["code"] == expected and body["message"]
+    # never reveals anything about A (the 404 names only what the caller asked for)
+    assert str(company) not in body["message"] or expected == 403
+    assert_a_intact(app, client, company, auth_headers, company_a_data)
+
+
+def test_b_lists_only_its_own(client, company, other_company, other_auth_headers,
+                              company_a_data, upload, astronaut_jpeg):
+    own = upload(other_company, other_auth_headers, astronaut_jpeg).json["id"]
+    images = client.get(IMAGES.format(company=other_company), headers=other_auth_headers).json
+    assert [i["id"] for i in images["items"]] == [own]
+    tokens = client.get("/api/v1/auth/private_tokens/", headers=other_auth_headers).json
+    assert company_a_data["token_id"] not in {t["id"] for t in tokens["items"]}
+    assert tokens["total"] == 1
+
+
+def test_unknown_company_id_is_403_not_404(client, other_auth_headers):
+    r = client.get(IMAGES.format(company="8c6d0bd7-5a7b-4c4e-9f1f-6b7b0f0b2d1c"),
+                   headers=other_auth_headers)
+    assert r.status_code == 403
