@@ -1,0 +1,115 @@
+"""Eye area condition: dark circles, eye bags and tear-trough (lacrimal groove) shadows.
+
+Method (docs/algorithms.md#eye-area-condition), per eye, on the under-eye region:
+* dark circles: D = ref - smooth(L*, SMOOTH_MM), ref = median L* of the same side's cheek.
+  Polygons where D >= DC_LEVEL; dark_circles_score = 100*exp(-mean(max(D - DC_FLOOR, 0))/DC_REF).
+* eye bags: the shadow under a bulge is a horizontal valley of L*; its strength is the
+  positive part of the vertical second derivative s^2 * d2L/dy2 at BAG_SCALE_MM, averaged over
+  the under-eye region: eyes_bags_score = 100*exp(-mean / BAG_REF).
+* lacrimal groove: the multi-orientation valley strength (Hessian l1) at GROOVE_SCALE_MM in
+  the inner (nasal) half of the under-eye region: 100*exp(-mean / GROOVE_REF).
+Main score: 0.5 * dark circles + 0.3 * bags + 0.2 * groove.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.skin import common as C
+from algorithms.types import Feature, Mask
+
+SIDES = {"left_eye_area": ("left_under_eye", "left_cheek"),
+         "right_eye_area": ("right_under_eye", "right_cheek")}
+AREAS = tuple(SIDES)
+SMOOTH_MM = 1.0
+DC_LEVEL = 4.0        # L* below the cheek: drawn as dark circle
+DC_FLOOR = 1.5        # L*: an under-eye this much darker than the cheek is still normal
+DC_REF = 4.0          # mean excess darkness (L*) at which the sub-score is 36.8
+MIN_AREA_MM2 = 4.0
+BAG_SCALE_MM = 2.0
+BAG_REF = 1.2
+GROOVE_SCALE_MM = 1.0
+GROOVE_REF = 1.0
+WEIGHTS = (0.5, 0.3, 0.2)
+
+
+@register
+class EyeAreaCondition(Algorithm):
+    tech_name = "eye_area_condition"
+    version = "1.0.0"
+    mask_types = ("polygon_mask",)
+    areas = AREAS
+    description = ("Under-eye darkness against the cheek (dark circles, polygons), the "
+                   "horizontal shadow valley of eye bags and the tear-trough valley.")
+    metrics = (
+        MetricSpec("eye_area_condition", "eye_area_score", "bad_good_line", None,
+                   "0.5 dark circles + 0.3 eye bags + 0.2 lacrimal groove"),
+        MetricSpec("eye_area_condition", "dark_circles_score", "bad_good_line"),
+        MetricSpec("eye_area_condition", "eyes_bags_score", "bad_good_line"),
+        MetricSpec("eye_area_condition", "lacrimal_groove_score", "bad_good_line"),
+        MetricSpec("eye_area_condition", "dark_circles_depth", "numeric", "L*",
+                   "median under-eye L* below the cheek"),
+    )
+
+    def analyse(self, image, face):
+        face = C.require_face(face)
+        skin = C.prepare(face)
+        L = skin.lab[0]
+        Ls = C.blur(L, skin.px(SMOOTH_MM)).cpu().numpy()
+        bag_v = _vertical_valley(L, skin.px(BAG_SCALE_MM))
+        l1, _ = C.hessian_eigenvalues(L, skin.px(GROOVE_SCALE_MM))
+        groove_v = l1.clamp_min(0).cpu().numpy()
+        nose = face.regions.get("nose")
+        mid_x = nose.centroid.x if nose is not None else skin.shape[1] / 2
+
+        sides, feats = {}, []
+        for area, (under, cheek) in SIDES.items():
+            um, cm = skin.mask((under,)), skin.mask((cheek,))
+            if um.sum() / skin.px_per_mm ** 2 < 10 or cm.sum() < 50:
+                continue
+            ref = float(np.median(Ls[cm]))
+            dark = ref - Ls
+            excess = np.maximum(dark[um] - DC_FLOOR, 0.0)
+            dc = C.exp_score(float(excess.mean()), DC_REF)
+            bags = C.exp_score(float(bag_v[um].mean()), BAG_REF)
+            cols = np.arange(skin.shape[1])[None, :]
+            cx = float(np.nonzero(um)[1].mean())
+            inner = um & ((cols > cx) if cx < mid_x else (cols < cx))
+            groove = C.exp_score(float(groove_v[inner].mean()) if inner.any() else 0.0,
+                                 GROOVE_REF)
+            main = WEIGHTS[0] * dc + WEIGHTS[1] * bags + WEIGHTS[2] * groove
+            depth = float(np.median(dark[um]))
+            sides[area] = (main, dc, bags, groove, depth, um.sum())
+            for poly in C.polygons_from_mask((dark >= DC_LEVEL) & um,
+                                             skin.px(1) ** 2 * MIN_AREA_MM2, 0.75):
+                m = C.rasterise(poly, skin.shape) & um
+                feats.append(Feature(poly, {"intensity": float(dark[m].mean()) if m.any()
+                                            else DC_LEVEL, "area": area}))
+        if not sides:
+            from algorithms.face.types import NoFaceError
+            raise NoFaceError("no under-eye skin visible")
+
+        def metrics(vals):
+            main, dc, bags, groove, depth = vals
+            return (C.main_metric("eye_area_condition", "eye_area_score", main),
+                    [C.main_metric("eye_area_condition", "dark_circles_score", dc),
+                     C.main_metric("eye_area_condition", "eyes_bags_score", bags),
+                     C.main_metric("eye_area_condition", "lacrimal_groove_score", groove),
+                     C.numeric("eye_area_condition", "dark_circles_depth", depth, "L*")])
+
+        w = np.array([v[5] for v in sides.values()], float)
+        mean = tuple(float(np.average([v[i] for v in sides.values()], weights=w))
+                     for i in range(5))
+        main, subs = metrics(mean)
+        areas = C.area_results(AREAS, lambda a: metrics(sides[a][:5]) if a in sides else None)
+        return C.make_result(type(self), face, main, subs, areas,
+                             (Mask("polygon_mask", "dark_circles", tuple(feats)),))
+
+
+def _vertical_valley(L: torch.Tensor, sigma: float) -> np.ndarray:
+    """Positive part of sigma^2 * d2(G*L)/dy2: horizontal dark valleys (shadow lines)."""
+    g = C.blur(L, sigma)
+    d2 = torch.zeros_like(g)
+    d2[1:-1] = g[2:] - 2 * g[1:-1] + g[:-2]
+    return (d2 * sigma ** 2).clamp_min(0).cpu().numpy()

@@ -1,0 +1,208 @@
+"""Lines (wrinkles): dark valleys found by a multi-scale Hessian ridge filter on L*.
+
+Method (docs/algorithms.md#lines): at each scale s the Hessian of the blurred L* has
+eigenvalues l1 >= l2; across a dark line l1 is large and positive, along it l2 is near zero.
+The valley strength V_s = s^2 * l1 * exp(-(max(l2, 0) / l1)^2 / (2 * BLOB_BETA^2)) keeps lines
+and suppresses round dark blobs (pores, where l2 ~ l1). V = max over scales, calibrated to
+L* units of line depth. Hysteresis (strong / weak thresholds) keeps the connected line pixels,
+a skeleton gives each line's centre, the longest path through each skeleton is the polyline.
+Lines wider than DEEP_WIDTH_MM and deeper than DEEP_DEPTH are "deep lines" and are returned
+as polygons (their outline), the others as polylines with their width.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy import sparse
+from scipy.sparse import csgraph
+from shapely.geometry import LineString
+from skimage.morphology import skeletonize
+
+from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.skin import common as C
+from algorithms.types import Feature, Mask
+
+ZONE = ("forehead", "glabella", "left_crows_feet", "right_crows_feet", "left_under_eye",
+        "right_under_eye", "left_nasolabial", "right_nasolabial", "perioral", "left_cheek",
+        "right_cheek", "chin")
+AREAS = ("forehead", "left_cheek", "right_cheek", "chin", "left_eye_area", "right_eye_area")
+
+SCALES_MM = (0.25, 0.40, 0.65, 1.00, 1.60)  # Hessian scales; line widths ~0.4-6 mm
+BLOB_BETA = 0.5       # how round a valley may be before it is a blob, not a line
+RIDGE_GAIN = 0.45     # V = RIDGE_GAIN * depth (L*) for a drawn line at its best scale
+DEPTH_HIGH = 7.0      # L*: a line must reach this depth somewhere (strong seed)
+DEPTH_LOW = 3.5       # L*: and is followed while deeper than this (weak)
+LENGTH_MIN_MM = 3.0   # shorter valleys are texture, not lines
+DEEP_WIDTH_MM = 1.2   # wider than this ...
+DEEP_DEPTH = 12.0     # ... and deeper than this (L*): a deep line, drawn as a polygon
+WIDTH_PER_SCALE = 2.0  # a line of width w answers best at scale ~ w / 2
+LOAD_REF = 60.0       # depth-weighted mm of line per cm2 at which the score is 36.8
+
+
+@register
+class Lines(Algorithm):
+    tech_name = "lines"
+    version = "1.0.0"
+    mask_types = ("polyline_mask", "polygon_mask")
+    areas = AREAS
+    description = ("Wrinkles as dark valleys of L* (multi-scale Hessian ridge filter, "
+                   "hysteresis, skeleton); fine lines as polylines, deep lines as polygons.")
+    metrics = (
+        MetricSpec("lines", "lines_score", "bad_good_line", None,
+                   "100*exp(-depth-weighted line length per cm2 / 60)"),
+        MetricSpec("lines", "lines_number", "numeric", None, "lines found"),
+        MetricSpec("lines", "deep_lines_number", "numeric", None, "of which deep"),
+        MetricSpec("lines", "lines_length", "numeric", "mm", "total length"),
+        MetricSpec("lines", "lines_density", "density", "mm/cm2", "length per cm2 of the zone"),
+        MetricSpec("lines", "lines_mean_depth", "numeric", "L*", "mean depth"),
+        MetricSpec("lines", "lines_mean_width", "numeric", "mm", "mean width"),
+    )
+
+    def analyse(self, image, face):
+        face = C.require_face(face)
+        skin = C.prepare(face)
+        zone = skin.mask(ZONE)
+        lines = detect(skin, zone)
+        mm = skin.px_per_mm
+        length = np.array([ln["length"] / mm for ln in lines])
+        depth = np.array([ln["depth"] for ln in lines])
+        width = np.array([ln["width"] / mm for ln in lines])
+        deep = np.array([ln["deep"] for ln in lines], bool)
+        centres = np.array([ln["centre"] for ln in lines]).reshape(-1, 2)
+        load_w = length * np.clip(depth / 10.0, 0.0, 2.0)
+
+        def summary(sel, area_px):
+            cm2 = max(skin.px2_to_cm2(area_px), 1e-6)
+            score = C.exp_score(float(load_w[sel].sum()) / cm2, LOAD_REF)
+            subs = [C.numeric("lines", "lines_number", int(sel.sum())),
+                    C.numeric("lines", "deep_lines_number", int(deep[sel].sum())),
+                    C.numeric("lines", "lines_length", float(length[sel].sum()), "mm"),
+                    C.density("lines", "lines_density", float(length[sel].sum()) / cm2,
+                              "mm/cm2")]
+            return score, subs
+
+        score, subs = summary(np.ones(len(lines), bool), zone.sum())
+        subs += [C.numeric("lines", "lines_mean_depth",
+                           float(depth.mean()) if len(lines) else 0.0, "L*"),
+                 C.numeric("lines", "lines_mean_width",
+                           float(width.mean()) if len(lines) else 0.0, "mm")]
+        inside = C.features_by_area(centres, skin, AREAS)
+
+        def per_area(a):
+            px = skin.area_mask(a).sum()
+            if px / mm ** 2 < 20:
+                return None
+            s, sub = summary(inside[a], px)
+            return C.main_metric("lines", "lines_score", s), sub
+
+        fine = tuple(Feature(ln["line"], {"width": float(ln["width"]),
+                                          "intensity": float(ln["depth"])})
+                     for ln in lines if not ln["deep"])
+        deep_f = tuple(Feature(ln["polygon"], {"width": float(ln["width"]),
+                                               "intensity": float(ln["depth"])})
+                       for ln in lines if ln["deep"])
+        return C.make_result(
+            type(self), face, C.main_metric("lines", "lines_score", score), subs,
+            C.area_results(AREAS, per_area),
+            (Mask("polyline_mask", "fine_lines", fine), Mask("polygon_mask", "deep_lines",
+                                                              deep_f)))
+
+
+def valley_strength(L: torch.Tensor, scales_px) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(V, best scale index)`` of the multi-scale valley filter on ``L``."""
+    best = torch.zeros_like(L)
+    arg = torch.zeros(L.shape, dtype=torch.long, device=L.device)
+    for i, s in enumerate(scales_px):
+        l1, l2 = C.hessian_eigenvalues(L, s)
+        ratio = l2.clamp_min(0) / l1.clamp_min(1e-6)
+        v = l1.clamp_min(0) * torch.exp(-(ratio ** 2) / (2 * BLOB_BETA ** 2))
+        better = v > best
+        best = torch.where(better, v, best)
+        arg = torch.where(better, torch.full_like(arg, i), arg)
+    return best, arg
+
+
+def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
+    """Lines inside ``zone``: dicts with line (LineString), polygon, width px, depth L*,
+    length px, deep flag, centre (x, y)."""
+    if not zone.any():
+        return []
+    scales = [skin.px(s) for s in SCALES_MM]
+    ys, xs = C.bbox_slices(zone, int(3 * scales[-1]) + 2)
+    L = skin.lab[0, ys, xs]
+    zt = torch.from_numpy(zone[ys, xs].copy()).to(L.device)
+    L = torch.where(zt, L, C.masked_blur(L, zt, scales[-1] * 3))
+    V, arg = valley_strength(L, scales)
+    depth = (V / RIDGE_GAIN).cpu().numpy()
+    arg = arg.cpu().numpy()
+    z = zone[ys, xs]
+    weak = (depth > DEPTH_LOW) & z
+    strong = (depth > DEPTH_HIGH) & z
+    labels, stats, keep = C.hysteresis(strong, weak)
+    if len(keep) == 0:
+        return []
+    sel = np.isin(labels, keep)
+    skel = skeletonize(sel)
+    out = []
+    scale_arr = np.asarray(scales)
+    min_len = skin.px(LENGTH_MIN_MM)
+    for path in _longest_paths(skel, labels, min_len):
+        yy, xx = path[:, 0], path[:, 1]
+        d = float(np.median(depth[yy, xx]))
+        w = float(np.median(scale_arr[arg[yy, xx]])) * WIDTH_PER_SCALE
+        pts = np.stack([xx + xs.start, yy + ys.start], 1).astype(float)
+        line = LineString(pts).simplify(0.75)
+        deep = w >= skin.px(DEEP_WIDTH_MM) and d >= DEEP_DEPTH
+        poly = None
+        if deep:
+            comp = labels[yy[0], xx[0]]
+            found = C.polygon_features(labels, [comp], stats, simplify_px=0.75)
+            poly = found[0][1] if found else line.buffer(w / 2)
+        out.append({"line": line, "polygon": poly, "width": w, "depth": d,
+                    "length": float(line.length), "deep": deep,
+                    "centre": tuple(np.asarray(line.interpolate(0.5, normalized=True).coords)[0])})
+    return out
+
+
+def _longest_paths(skel: np.ndarray, labels: np.ndarray, min_len: float):
+    """The longest path (pixel coordinates ``(n, 2)`` y, x) through each skeleton component
+    that is at least ``min_len`` px long; found with two Dijkstra sweeps per component."""
+    yy, xx = np.nonzero(skel)
+    n = len(yy)
+    if n == 0:
+        return []
+    index = -np.ones(skel.shape, np.int64)
+    index[yy, xx] = np.arange(n)
+    rows, cols, wts = [], [], []
+    h, w = skel.shape
+    for dy, dx, wt in ((0, 1, 1.0), (1, 0, 1.0), (1, 1, math.sqrt(2)), (1, -1, math.sqrt(2))):
+        y2, x2 = yy + dy, xx + dx
+        ok = (y2 >= 0) & (y2 < h) & (x2 >= 0) & (x2 < w)
+        j = np.full(n, -1)
+        j[ok] = index[y2[ok], x2[ok]]
+        m = j >= 0
+        rows.append(np.arange(n)[m])
+        cols.append(j[m])
+        wts.append(np.full(m.sum(), wt))
+    g = sparse.coo_matrix((np.concatenate(wts), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n, n)).tocsr()
+    ncomp, comp = csgraph.connected_components(g, directed=False)
+    paths = []
+    for c in range(ncomp):
+        nodes = np.flatnonzero(comp == c)
+        if len(nodes) * 1.0 < min_len * 0.7:  # cannot be long enough
+            continue
+        d0 = csgraph.dijkstra(g, directed=False, indices=nodes[0])
+        a = nodes[np.argmax(d0[nodes])]
+        da, pred = csgraph.dijkstra(g, directed=False, indices=a, return_predecessors=True)
+        b = nodes[np.argmax(da[nodes])]
+        if da[b] < min_len:
+            continue
+        seq = [b]
+        while seq[-1] != a:
+            seq.append(pred[seq[-1]])
+        seq = np.array(seq)
+        paths.append(np.stack([yy[seq], xx[seq]], 1))
+    return paths

@@ -1,0 +1,107 @@
+"""Pigmentation: brown spots, excess melanin against the surrounding skin, as polygons.
+
+Method (docs/algorithms.md#pigmentation): darkness D = background(L*) - smooth(L*) and
+melanin excess dM = smooth(M) - background(M), where M is the melanin index of
+:func:`algorithms.skin.common.chromophore_indices` (optical density projected so that shading
+and haemoglobin cancel) and smooth / background are masked Gaussians (SMOOTH_MM or
+MEL_SMOOTH_MM, and BACKGROUND_MM) over the skin zone only. A pixel is pigment when it is dark
+and its melanin excess explains the darkness (dM >= MEL_RATIO * D; a shadow darkens with
+dM ~ 0). Spots are the components of pigment D > DEPTH_LOW holding a pixel > DEPTH_HIGH,
+AREA_MIN_MM2..AREA_MAX_MM2 in area, at least THICK_MIN_MM thick and at most ASPECT_MAX times
+longer than wide (so pores, lines, hair strands and folds are not spots). Score from the pigmented share of the skin weighted by depth (L*):
+100 * exp(-sum(area * depth / 5) / zone_area / LOAD_REF).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.skin import common as C
+from algorithms.types import Feature, Mask
+
+ZONE = C.SKIN_REGIONS
+AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin", "left_eye_area",
+         "right_eye_area")
+SMOOTH_MM = 0.35
+BACKGROUND_MM = 6.0
+MEL_SMOOTH_MM = 0.8   # the melanin index is noisier (blue channel): smoothed more
+DEPTH_HIGH = 4.0      # L* below the surroundings (seed)
+DEPTH_LOW = 2.0       # (extent)
+MEL_RATIO = 0.9       # melanin index units per L* of darkness for a pixel to be pigment
+ASPECT_MAX = 3.5
+AREA_MIN_MM2 = 2.0
+AREA_MAX_MM2 = 400.0
+THICK_MIN_MM = 1.2
+LOAD_REF = 0.012      # depth-weighted pigmented share of the skin at which the score is 36.8
+
+
+@register
+class Pigmentation(Algorithm):
+    tech_name = "pigmentation"
+    version = "1.0.0"
+    mask_types = ("polygon_mask",)
+    areas = AREAS
+    description = ("Spots darker than the skin around them (6 mm masked background) whose "
+                   "darkening is melanin, not shadow; >= 2 mm2; polygons with depth in L*.")
+    metrics = (
+        MetricSpec("pigmentation", "pigmentation_score", "bad_good_line", None,
+                   "100*exp(-depth-weighted pigmented share / 0.012)"),
+        MetricSpec("pigmentation", "number_of_regions", "numeric"),
+        MetricSpec("pigmentation", "density_score", "density", "1/cm2", "spots per cm2"),
+        MetricSpec("pigmentation", "average_intensity_score", "numeric", "L*",
+                   "mean depth of the spots"),
+        MetricSpec("pigmentation", "average_region_size", "numeric", "mm2"),
+        MetricSpec("pigmentation", "region_size_std", "numeric", "mm2"),
+        MetricSpec("pigmentation", "pigmented_share", "numeric", "%"),
+    )
+
+    def analyse(self, image, face):
+        face = C.require_face(face)
+        skin = C.prepare(face)
+        zone = skin.mask(ZONE)
+        spots = detect(skin, zone)
+        area = np.array([s["area_mm2"] for s in spots])
+        depth = np.array([s["intensity"] for s in spots])
+        centres = np.array([s["centre"] for s in spots]).reshape(-1, 2)
+
+        def metrics(sel, zone_px):
+            zone_mm2 = max(zone_px / skin.px_per_mm ** 2, 1e-6)
+            load = float((area[sel] * depth[sel] / 5.0).sum()) / zone_mm2
+            n = int(sel.sum())
+            subs = [C.numeric("pigmentation", "number_of_regions", n),
+                    C.density("pigmentation", "density_score", n / zone_mm2 * C.CM2),
+                    C.numeric("pigmentation", "average_intensity_score",
+                              float(depth[sel].mean()) if n else 0.0, "L*"),
+                    C.numeric("pigmentation", "average_region_size",
+                              float(area[sel].mean()) if n else 0.0, "mm2"),
+                    C.numeric("pigmentation", "region_size_std",
+                              float(area[sel].std()) if n else 0.0, "mm2"),
+                    C.numeric("pigmentation", "pigmented_share",
+                              100 * float(area[sel].sum()) / zone_mm2, "%")]
+            return C.main_metric("pigmentation", "pigmentation_score",
+                                 C.exp_score(load, LOAD_REF)), subs
+
+        main, subs = metrics(np.ones(len(spots), bool), zone.sum())
+        inside = C.features_by_area(centres, skin, AREAS)
+
+        def per_area(a):
+            px = skin.area_mask(a).sum()
+            return metrics(inside[a], px) if px / skin.px_per_mm ** 2 >= 20 else None
+
+        feats = tuple(Feature(s["polygon"], {"intensity": s["intensity"],
+                                             "area_mm2": s["area_mm2"]}) for s in spots)
+        return C.make_result(type(self), face, main, subs, C.area_results(AREAS, per_area),
+                             (Mask("polygon_mask", "pigmentation", feats),))
+
+
+def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
+    """Dark spots whose darkening is melanin, not shadow (see the module docstring)."""
+    dark = -C.local_difference(skin, skin.lab[0], zone, SMOOTH_MM, BACKGROUND_MM)
+    mel = C.local_difference(skin, skin.melanin, zone, MEL_SMOOTH_MM, BACKGROUND_MM)
+    pigment = np.where(mel >= MEL_RATIO * dark, dark, 0.0)
+    spots = C.spot_components(pigment, zone, skin, DEPTH_HIGH, DEPTH_LOW, AREA_MIN_MM2,
+                              AREA_MAX_MM2, THICK_MIN_MM, ASPECT_MAX)
+    for s in spots:
+        m = C.rasterise(s["polygon"], skin.shape)
+        s["melanin"] = float(mel[m].mean()) if m.any() else 0.0
+    return spots

@@ -1,0 +1,157 @@
+"""Pores: dark blobs found by a scale-normalised difference-of-Gaussians on L*.
+
+Method (docs/algorithms.md#pores): in the pore zone (forehead, nose, cheeks, chin) the L*
+channel is blurred at a geometric series of scales; each pair of neighbouring scales gives a
+difference of Gaussians DoG_i = (G(s_{i+1}) - G(s_i)) / (k - 1), which approximates the
+scale-normalised Laplacian s^2 * lap(G * L) and so answers a dark disk of radius r = s * sqrt(2)
+with a value proportional to its contrast whatever its size. Local maxima over (scale, y, x)
+whose response exceeds ``CONTRAST_MIN`` (calibrated in L* units of a disk's depth) are pores;
+radius = sqrt(2) * s of the best scale. The score counts pores per cm2, each weighted by how
+clearly it clears the threshold, so a pore on the edge of detection weighs little and the
+score does not jump when resolution or compression nudge it across.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from shapely.geometry import Point
+
+from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.skin import common as C
+from algorithms.types import Feature, Mask
+
+ZONE = ("forehead", "glabella", "nose", "left_cheek", "right_cheek", "chin")
+AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
+
+R_MIN_MM = 0.30       # smallest pore radius looked for
+R_MAX_MM = 3.20       # largest (beyond: a mole or a spot, see pigmentation)
+SCALE_STEP = 1.26     # ratio of neighbouring blur scales (3 per octave)
+# Response of the normalised DoG to a dark disk of depth d is ~ DOG_GAIN * d (measured on
+# drawn disks over the whole radius range); a pore is a blob at least CONTRAST_MIN deep.
+DOG_GAIN = 0.60
+CONTRAST_MIN = 5.0    # L* units of depth
+CONTRAST_FULL = 10.0  # depth at which a pore counts fully in the score
+DENSITY_REF = 12.0    # weighted pores per cm2 at which the score is 36.8 (= 100/e)
+
+
+@register
+class Pores(Algorithm):
+    tech_name = "pores"
+    version = "1.0.0"
+    mask_types = ("point_mask",)
+    areas = AREAS
+    description = ("Dark blobs 0.3-3.2 mm in radius found by scale-normalised DoG on L*; "
+                   "score from the clarity-weighted number of pores per cm2.")
+    metrics = (
+        MetricSpec("pores", "pores_score", "bad_good_line", None,
+                   "100*exp(-weighted pores per cm2 / 12); higher is better"),
+        MetricSpec("pores", "pores_number", "numeric", None, "pores found in the pore zone"),
+        MetricSpec("pores", "pores_density", "density", "1/cm2", "pores per cm2 of the zone"),
+        MetricSpec("pores", "pores_mean_radius", "numeric", "mm", "mean pore radius"),
+        MetricSpec("pores", "pores_mean_contrast", "numeric", "L*", "mean pore depth in L*"),
+    )
+
+    def analyse(self, image, face):
+        face = C.require_face(face)
+        skin = C.prepare(face)
+        zone = skin.mask(ZONE)
+        pts, radii, depth = detect(skin, zone)
+        weight = np.clip((depth - CONTRAST_MIN) / (CONTRAST_FULL - CONTRAST_MIN), 0.0, 1.0)
+        weight = 0.25 + 0.75 * weight  # every pore counts at least a quarter
+
+        def summary(sel, area_px):
+            cm2 = max(skin.px2_to_cm2(area_px), 1e-6)
+            n = int(sel.sum())
+            dens = n / cm2
+            score = C.exp_score(float(weight[sel].sum()) / cm2, DENSITY_REF)
+            subs = [C.numeric("pores", "pores_number", n),
+                    C.density("pores", "pores_density", dens)]
+            return score, subs
+
+        everywhere = np.ones(len(pts), bool)
+        score, subs = summary(everywhere, zone.sum())
+        subs += [C.numeric("pores", "pores_mean_radius",
+                           float(radii.mean() / skin.px_per_mm) if len(pts) else 0.0, "mm"),
+                 C.numeric("pores", "pores_mean_contrast",
+                           float(depth.mean()) if len(pts) else 0.0, "L*")]
+        inside = C.features_by_area(pts, skin, AREAS)
+
+        def per_area(a):
+            px = skin.area_mask(a).sum()
+            if px / skin.px_per_mm ** 2 < 20:
+                return None
+            s, sub = summary(inside[a], px)
+            return C.main_metric("pores", "pores_score", s), sub
+
+        features = tuple(Feature(Point(float(x), float(y)),
+                                 {"radius": float(r), "intensity": float(d)})
+                         for (x, y), r, d in zip(pts, radii, depth))
+        return C.make_result(
+            type(self), face, C.main_metric("pores", "pores_score", score), subs,
+            C.area_results(AREAS, per_area), (Mask("point_mask", "pores", features),))
+
+
+def scales_px(px_per_mm: float) -> list[float]:
+    """Blur scales (px): from r_min/sqrt2 to r_max/sqrt2 by SCALE_STEP, plus one above."""
+    s0 = R_MIN_MM * px_per_mm / math.sqrt(2)
+    n = int(math.ceil(math.log(R_MAX_MM / R_MIN_MM) / math.log(SCALE_STEP))) + 2
+    return [s0 * SCALE_STEP ** i for i in range(n)]
+
+
+def detect(skin: C.SkinImage, zone: np.ndarray):
+    """Pores inside ``zone``: ``(points (N,2) x,y px, radii px, depth L*)``."""
+    empty = (np.zeros((0, 2)), np.zeros(0), np.zeros(0))
+    if not zone.any():
+        return empty
+    sig = scales_px(skin.px_per_mm)
+    ys, xs = C.bbox_slices(zone, int(3 * sig[-1]) + 2)
+    L = skin.lab[0, ys, xs]
+    # Fill outside the zone with the local skin mean so eyes, brows and hair next to the
+    # zone do not make rings of false blobs at its edge.
+    zt = torch.from_numpy(zone[ys, xs].copy()).to(L.device)
+    bg = C.masked_blur(L, zt, sig[-1] * 2)
+    L = torch.where(zt, L, bg)
+    blurred = [C.blur(L, s) for s in sig]
+    k = SCALE_STEP
+    dog = torch.stack([(blurred[i + 1] - blurred[i]) / (k - 1)
+                       for i in range(len(sig) - 1)])          # (S, h, w), dark blob > 0
+    thr = CONTRAST_MIN * DOG_GAIN
+    cand = (dog > thr) & zt[None]
+    cand[0] = False   # the smallest and largest scales only bracket the extrema
+    cand[-1] = False
+    idx, vals = C.local_maxima_3d(dog, cand)
+    if len(idx) == 0:
+        return empty
+    s_idx, yy, xx = idx[:, 0], idx[:, 1], idx[:, 2]
+    # scale of DoG_i is the geometric mean of its two blurs
+    s_mid = np.array([math.sqrt(sig[i] * sig[i + 1]) for i in range(len(sig) - 1)])
+    radii = s_mid[s_idx] * math.sqrt(2)
+    pts = np.stack([xx + xs.start, yy + ys.start], axis=1).astype(np.float64)
+    depth = vals / DOG_GAIN
+    keep = _suppress_overlaps(pts, radii, depth)
+    return pts[keep], radii[keep], depth[keep]
+
+
+def _suppress_overlaps(pts, radii, depth):
+    """Keep the deepest of blobs whose centres lie within the larger radius of each other."""
+    order = np.argsort(-depth)
+    kept: list[int] = []
+    if len(order) == 0:
+        return np.zeros(0, int)
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(pts)
+    alive = np.ones(len(pts), bool)
+    rmax = float(radii.max())
+    for i in order:
+        if not alive[i]:
+            continue
+        kept.append(i)
+        for j in tree.query_ball_point(pts[i], rmax):
+            if j != i and alive[j]:
+                d = math.hypot(*(pts[i] - pts[j]))
+                if d < max(radii[i], radii[j]):
+                    alive[j] = False
+    return np.array(sorted(kept), int)

@@ -1,0 +1,102 @@
+"""Redness: haemoglobin index above the face's own baseline, as a nested heatmap.
+
+Method (docs/algorithms.md#redness): per pixel the haemoglobin index H of
+:func:`algorithms.skin.common.chromophore_indices` (optical density projected so that
+shading, exposure and melanin cancel; in erythema-index units, 100 log10), smoothed at
+SMOOTH_MM over the skin. The baseline is a low percentile of H over the face's skin (most of
+a face is not inflamed), and the excess E = H - baseline is what the heatmap shows: level k
+covers E >= LEVELS[k].
+Score: the mean over the skin of max(0, E - LEVELS[0]) (extent x intensity in one number),
+mapped by 100 * exp(-x / EXCESS_REF). Sub-metrics split it: redness_global_score from the
+share of the skin that is red (extent), redness_local_score from how far above the first
+level the red areas rise on average (intensity).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.skin import common as C
+from algorithms.types import Mask
+
+ZONE = C.SKIN_REGIONS
+AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
+
+SMOOTH_MM = 1.0
+BASELINE_PERCENTILE = 30.0
+LEVELS = (4.0, 6.0, 8.5, 11.0, 14.0)  # index units above baseline; level 0 outermost
+MIN_AREA_MM2 = 4.0                     # red patches smaller than this are acne's business
+EXCESS_REF = 1.2   # mean excess (EI units) over the skin at which the score is 36.8
+EXTENT_REF = 0.25  # red share of the skin at which redness_global_score is 36.8
+INTENSITY_REF = 4.0  # mean EI above LEVELS[0] in red areas at which local score is 36.8
+
+
+@register
+class Redness(Algorithm):
+    tech_name = "redness"
+    version = "1.0.0"
+    mask_types = ("heatmap_mask",)
+    areas = AREAS
+    description = ("Haemoglobin index (optical density with shading and melanin cancelled) "
+                   "above the face's own 30th-percentile baseline; nested heatmap levels at "
+                   "+4, +6, +8.5, +11, +14.")
+    metrics = (
+        MetricSpec("redness", "redness_score", "bad_good_line", None,
+                   "100*exp(-mean excess over +4 across the skin / 1.2)"),
+        MetricSpec("redness", "redness_global_score", "bad_good_line", None,
+                   "extent: 100*exp(-red share of the skin / 0.25)"),
+        MetricSpec("redness", "redness_local_score", "bad_good_line", None,
+                   "intensity: 100*exp(-mean index above +4 in the red areas / 4)"),
+        MetricSpec("redness", "red_area_share", "numeric", "%", "skin share at level >= 0"),
+        MetricSpec("redness", "haemoglobin_index_median", "numeric", "index",
+                   "median haemoglobin index of the skin (camera-dependent)"),
+    )
+
+    def analyse(self, image, face):
+        face = C.require_face(face)
+        skin = C.prepare(face)
+        zone = skin.mask(ZONE)
+        excess, median = excess_map(skin, zone)
+        feats = C.heatmap_features(excess, zone, LEVELS, skin.px(1) ** 2 * MIN_AREA_MM2)
+
+        def measure(mask):
+            vals = excess[mask]
+            if vals.size == 0:
+                return 100.0, 100.0, 100.0, 0.0
+            over = np.maximum(vals - LEVELS[0], 0.0)
+            red = vals >= LEVELS[0]
+            share = float(red.mean())
+            intensity = float(over[red].mean()) if red.any() else 0.0
+            return (C.exp_score(float(over.mean()), EXCESS_REF),
+                    C.exp_score(share, EXTENT_REF), C.exp_score(intensity, INTENSITY_REF),
+                    share)
+
+        def metrics(mask):
+            main, glob, loc, share = measure(mask)
+            return (C.main_metric("redness", "redness_score", main),
+                    [C.main_metric("redness", "redness_global_score", glob),
+                     C.main_metric("redness", "redness_local_score", loc),
+                     C.numeric("redness", "red_area_share", 100 * share, "%")])
+
+        main, subs = metrics(zone)
+        subs.append(C.numeric("redness", "haemoglobin_index_median", median, "index"))
+
+        def per_area(a):
+            m = skin.area_mask(a)
+            return metrics(m) if m.sum() / skin.px_per_mm ** 2 >= 20 else None
+
+        return C.make_result(type(self), face, main, subs, C.area_results(AREAS, per_area),
+                             (Mask("heatmap_mask", "redness", tuple(feats)),))
+
+
+def excess_map(skin: C.SkinImage, zone: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(H - baseline (H, W) numpy, median H)``; H smoothed inside the zone only."""
+    ei = skin.haemoglobin
+    zt = torch.from_numpy(zone.copy()).to(ei.device)
+    ei = C.masked_blur(ei, zt, skin.px(SMOOTH_MM)).cpu().numpy()
+    vals = ei[zone]
+    if vals.size == 0:
+        return np.zeros_like(ei), 0.0
+    base = float(np.percentile(vals, BASELINE_PERCENTILE))
+    return ei - base, float(np.median(vals))

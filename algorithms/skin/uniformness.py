@@ -1,0 +1,94 @@
+"""Uniformness: how even the skin's colour is at the scale of a few millimetres.
+
+Method (docs/algorithms.md#uniformness): band-pass each CIELAB channel (masked Gaussian at
+FINE_MM minus one at COARSE_MM, both over the skin zone: lighting gradients and the face's
+shape are slower than COARSE_MM and drop out), take the colour difference magnitude
+U = sqrt(dL^2 + da^2 + db^2) (a local Delta E), and smooth it at SMOOTH_MM. The heatmap shows
+U >= LEVELS[k]; the score maps the mean U over the skin: 100 * exp(-(mean U - U_FLOOR) / U_REF).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.skin import common as C
+from algorithms.types import Mask
+
+ZONE = C.SKIN_REGIONS
+AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin", "left_eye_area",
+         "right_eye_area")
+FINE_MM = 0.5
+COARSE_MM = 5.0
+SMOOTH_MM = 2.0
+LEVELS = (2.5, 3.5, 5.0, 7.0)   # Delta E units; level 0 outermost
+MIN_AREA_MM2 = 6.0
+U_FLOOR = 1.0   # Delta E of camera noise and fine texture that even skin still shows
+U_REF = 2.5     # mean Delta E above the floor at which the score is 36.8
+
+
+@register
+class Uniformness(Algorithm):
+    tech_name = "uniformness"
+    version = "1.0.0"
+    mask_types = ("heatmap_mask",)
+    areas = AREAS
+    description = ("Local colour difference (band-passed CIELAB, 0.5-5 mm) as a heatmap; "
+                   "score from its mean over the skin.")
+    metrics = (
+        MetricSpec("uniformness", "uniformness_score", "bad_good_line", None,
+                   "100*exp(-(mean local Delta E - 1) / 2.5)"),
+        MetricSpec("uniformness", "mean_local_delta_e", "numeric", "Delta E"),
+        MetricSpec("uniformness", "uneven_share", "numeric", "%",
+                   "skin share at heatmap level >= 0"),
+        MetricSpec("uniformness", "lightness_variation", "numeric", "L*",
+                   "std of band-passed L*"),
+        MetricSpec("uniformness", "redness_variation", "numeric", "a*"),
+        MetricSpec("uniformness", "yellowness_variation", "numeric", "b*"),
+    )
+
+    def analyse(self, image, face):
+        face = C.require_face(face)
+        skin = C.prepare(face)
+        zone = skin.mask(ZONE)
+        u, bands = unevenness(skin, zone)
+        feats = C.heatmap_features(u, zone, LEVELS, skin.px(1) ** 2 * MIN_AREA_MM2)
+
+        def metrics(mask, full=False):
+            vals = u[mask]
+            mean = float(vals.mean()) if vals.size else 0.0
+            subs = [C.numeric("uniformness", "mean_local_delta_e", mean, "Delta E"),
+                    C.numeric("uniformness", "uneven_share",
+                              100 * float((vals >= LEVELS[0]).mean()) if vals.size else 0.0,
+                              "%")]
+            if full:
+                for name, unit, b in zip(("lightness_variation", "redness_variation",
+                                          "yellowness_variation"), ("L*", "a*", "b*"), bands):
+                    subs.append(C.numeric("uniformness", name, float(b[mask].std()), unit))
+            return C.main_metric("uniformness", "uniformness_score",
+                                 C.exp_score(mean - U_FLOOR, U_REF)), subs
+
+        main, subs = metrics(zone, full=True)
+
+        def per_area(a):
+            m = skin.area_mask(a)
+            return metrics(m) if m.sum() / skin.px_per_mm ** 2 >= 20 else None
+
+        return C.make_result(type(self), face, main, subs, C.area_results(AREAS, per_area),
+                             (Mask("heatmap_mask", "uniformness", tuple(feats)),))
+
+
+def unevenness(skin: C.SkinImage, zone: np.ndarray):
+    """``(U map (H, W), band-passed (L, a, b) maps)`` as numpy, zero outside the zone box."""
+    u = np.zeros(skin.shape, np.float32)
+    bands = np.zeros((3, *skin.shape), np.float32)
+    if not zone.any():
+        return u, bands
+    ys, xs = C.bbox_slices(zone, int(3 * skin.px(COARSE_MM)) + 2)
+    lab = skin.lab[:, ys, xs]
+    zt = torch.from_numpy(zone[ys, xs].copy()).to(lab.device)
+    band = C.masked_blur(lab, zt, skin.px(FINE_MM)) - C.masked_blur(lab, zt, skin.px(COARSE_MM))
+    mag = torch.sqrt((band ** 2).sum(0))
+    u[ys, xs] = C.masked_blur(mag, zt, skin.px(SMOOTH_MM)).cpu().numpy()
+    bands[:, ys, xs] = band.cpu().numpy()
+    return u, bands
