@@ -163,6 +163,8 @@ def prepare_upload(data: bytes, *, max_pixels: int, jpeg_quality: int = 95,
         oriented = im
     oriented.info.setdefault("icc_profile", im.info.get("icc_profile"))
     rgb = _to_rgb(_to_srgb(oriented))
+    # Pillow's encoders copy some of im.info (e.g. the PNG iCCP chunk) unless told otherwise
+    rgb.info.clear()
 
     out = io.BytesIO()
     if upload_format == "JPEG":

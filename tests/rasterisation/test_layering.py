@@ -1,0 +1,80 @@
+"""`algorithms` and `rasterisation.render` import neither flask, sqlalchemy nor minio
+(DESIGN.md section 2): checked statically (every import statement, even inside functions) and
+dynamically (what importing every module actually loads)."""
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PURE_PACKAGES = {"algorithms": ROOT / "algorithms", "rasterisation.render":
+                 ROOT / "rasterisation" / "render"}
+FORBIDDEN = ("flask", "flask_smorest", "flask_sqlalchemy", "flask_migrate", "flask_cors",
+             "sqlalchemy", "alembic", "minio", "werkzeug")
+# modules whose import would drag the service in through the package root
+SERVICE_MODULES = ("rasterisation.app", "rasterisation.extensions", "rasterisation.models",
+                   "rasterisation.storage", "rasterisation.services", "rasterisation.api",
+                   "rasterisation.auth", "rasterisation.cli")
+
+
+def python_files():
+    for package, directory in PURE_PACKAGES.items():
+        if directory.exists():
+            yield from sorted(directory.rglob("*.py"))
+
+
+def imported_names(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", list(python_files()),
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_forbidden_import_statement(path):
+    bad = [name for name in imported_names(path)
+           if name.split(".")[0] in FORBIDDEN or name.startswith(SERVICE_MODULES)]
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_importing_every_pure_module_loads_no_service_library():
+    code = """
+import importlib, json, pkgutil, sys
+loaded = []
+for name in ("algorithms", "rasterisation.render"):
+    try:
+        package = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            continue
+        raise
+    loaded.append(name)
+    for info in pkgutil.walk_packages(package.__path__, name + "."):
+        importlib.import_module(info.name)
+        loaded.append(info.name)
+forbidden = %r
+print(json.dumps({"loaded": loaded, "leaked": sorted(
+    m for m in sys.modules if m.split(".")[0] in forbidden)}))
+""" % (FORBIDDEN,)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "algorithms" in report["loaded"]
+    assert report["leaked"] == [], f"pure modules loaded {report['leaked']}"
+
+
+def test_the_checker_catches_a_violation(tmp_path):
+    """The static check is not vacuous."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    import flask\n    from sqlalchemy.orm import Session\n")
+    assert imported_names(bad) == ["flask", "sqlalchemy.orm"]
