@@ -59,6 +59,8 @@ class FaceGeometry:
     px_per_mm: float                     # scale in the original photo
     restored: Restored
     regions: Mapping[str, BaseGeometry] = field(default_factory=dict)  # restored coordinates
+    landmarks_z: np.ndarray | None = None   # (478,) relative depth, original pixel scale
+    pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees (pose.py)
 
     @property
     def landmarks_restored(self) -> np.ndarray:

@@ -1,0 +1,70 @@
+"""``analyse_face``: photo -> FaceGeometry of its largest face (the face layer's entry point)."""
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.affinity import affine_transform
+from shapely.geometry import box as shapely_box
+
+from algorithms.face.detection import Detection, _as_rgb, detect_faces
+from algorithms.face.landmarks import PRESENCE_THRESHOLD, landmarks_from_detection
+from algorithms.face.pose import head_pose
+from algorithms.face.regions import build_regions
+from algorithms.face.restore import restore
+from algorithms.face.roi import Pyramid
+from algorithms.face.scale import estimate_scale
+from algorithms.face.types import FaceGeometry, NoFaceError, apply_affine
+
+__all__ = ["analyse_face", "face_from_landmarks"]
+
+
+def face_from_landmarks(pyr: Pyramid, points: np.ndarray, z: np.ndarray | None, *,
+                        detection: Detection | None = None, face_count: int = 1
+                        ) -> FaceGeometry:
+    """Everything derived from landmarks: scale, restored image, regions, pose."""
+    w, h = pyr.size
+    scale = estimate_scale(points)
+    restored = restore(pyr, points, scale.px_per_mm)
+    pts_r = apply_affine(restored.from_original, points)
+    # The photo's own area in restored pixels: a face cut by the frame keeps its regions
+    # inside the photo.
+    m = restored.from_original
+    photo = affine_transform(shapely_box(0, 0, w, h),
+                             [m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[0, 2], m[1, 2]])
+    regions = {}
+    for name, g in build_regions(pts_r).items():
+        if not photo.contains(g):
+            g = g.intersection(photo)
+        regions[name] = g if not g.is_empty else shapely.Polygon()
+    pose = head_pose(points, z) if z is not None else None
+    if detection is None:
+        x0, y0 = points.min(0)
+        x1, y1 = points.max(0)
+        box, score = (float(x0), float(y0), float(x1), float(y1)), 1.0
+    else:
+        box, score = detection.box, detection.score
+    return FaceGeometry(image_size=(w, h), landmarks=np.asarray(points, np.float64),
+                        box=box, detection_score=float(score), face_count=int(face_count),
+                        px_per_mm=scale.px_per_mm, restored=restored, regions=regions,
+                        landmarks_z=None if z is None else np.asarray(z, np.float64),
+                        pose=pose)
+
+
+def analyse_face(image: np.ndarray) -> FaceGeometry:
+    """Face geometry of the largest face in an RGB uint8 photo (H, W, 3).
+
+    Detects faces (short range, then full range; upright, then turned), reads the 478
+    landmarks of the largest one and derives the scale, restored image, regions and pose.
+    Raises NoFaceError when no face is found (or the landmark model rejects every
+    detection). ``face_count`` tells how many faces were detected.
+    """
+    pyr = Pyramid(_as_rgb(image))
+    detections = detect_faces(pyr)
+    if not detections:
+        raise NoFaceError("no face found in the image")
+    for det in detections:          # largest first
+        lm = landmarks_from_detection(pyr, det)
+        if lm.presence >= PRESENCE_THRESHOLD:
+            return face_from_landmarks(pyr, lm.points, lm.z, detection=det,
+                                       face_count=len(detections))
+    raise NoFaceError("a face was detected but its landmarks could not be found")
