@@ -116,9 +116,12 @@ def models_fetch():
     """Fetch and verify the model files (idempotent)."""
     from algorithms import models as model_store  # the face layer owns the artefacts
 
-    result = model_store.fetch()
-    if result is False:
-        sys.exit(1)
+    try:
+        paths = model_store.fetch()
+    except model_store.FetchError as exc:
+        raise click.ClickException(str(exc)) from None
+    folder = paths[0].parent if paths else "the model cache"
+    click.echo(f"{len(paths)} model files present and verified in {folder}", err=True)
 
 
 # ------------------------------------------------------------------ db
@@ -169,7 +172,8 @@ def serve(host: str | None, port: int | None, workers: int | None, timeout: int)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     run_gunicorn(host=host or settings.host, port=port or settings.port,
-                 workers=workers or settings.workers, timeout=timeout)
+                 workers=workers or settings.workers, timeout=timeout,
+                 data_dir=settings.data_dir)
 
 
 # ------------------------------------------------------------------ analyse

@@ -16,7 +16,7 @@ import http
 import logging
 
 import flask_smorest
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from rasterisation.storage.base import StorageError
@@ -63,6 +63,10 @@ class Api(flask_smorest.Api):
         if message is None:
             if error.code == 422 and errors:
                 message = "invalid request: " + summarise_errors(errors)
+            elif error.code == 413:
+                limit = current_app.config["RASTERISATION"].max_upload_bytes
+                message = (f"the request is larger than the upload limit of {limit} bytes "
+                           "(RASTERISATION_MAX_UPLOAD_BYTES)")
             else:
                 message = error.description or error.name
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}

@@ -17,7 +17,8 @@ class _Server(BaseApplication):
 
     def load_config(self):
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # e.g. control_socket exists from gunicorn 25 on
+                self.cfg.set(key, value)
 
     def load(self):
         from rasterisation.app import create_app
@@ -25,9 +26,14 @@ class _Server(BaseApplication):
         return create_app()
 
 
-def run_gunicorn(*, host: str, port: int, workers: int, timeout: int = 120) -> None:
-    """Serve until interrupted (blocks)."""
-    _Server({
+def run_gunicorn(*, host: str, port: int, workers: int, timeout: int = 120,
+                 data_dir=None) -> None:
+    """Serve until interrupted (blocks).
+
+    The gunicorn control socket goes into ``data_dir`` (not ~/.gunicorn), so two services
+    with two data dirs do not fight over one socket.
+    """
+    options = {
         "bind": f"{host}:{port}",
         "workers": workers,
         "timeout": timeout,
@@ -35,4 +41,11 @@ def run_gunicorn(*, host: str, port: int, workers: int, timeout: int = 120) -> N
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "rasterisation",
-    }).run()
+    }
+    if data_dir is not None:
+        socket_path = str(data_dir / "gunicorn.ctl")
+        if len(socket_path.encode()) < 100:  # AF_UNIX paths are limited to ~107 bytes
+            options["control_socket"] = socket_path
+        else:
+            options["control_socket_disable"] = True
+    _Server(options).run()

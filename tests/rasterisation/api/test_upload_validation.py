@@ -105,7 +105,7 @@ def test_pixel_limit_is_configurable(make_app, tenant_factory, astronaut):
 
 def test_31_mib_upload_is_413(client, company, auth_headers, upload):
     r = upload(company, auth_headers, b"\xff\xd8\xff" + b"\0" * (31 * 1024 * 1024), "big.jpg")
-    assert_error(r, 413)
+    assert_error(r, 413, "RASTERISATION_MAX_UPLOAD_BYTES", str(30 * 1024 * 1024))
 
 
 def test_upload_limit_is_configurable(make_app, tenant_factory, astronaut):
