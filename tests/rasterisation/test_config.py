@@ -58,3 +58,12 @@ def test_every_setting_is_documented():
     documented = {name.lower() for name in ENV_VARS}
     fields = {f.name for f in dataclasses.fields(Settings)}
     assert fields == documented
+
+
+def test_every_variable_is_in_the_docs():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    missing = [f"RASTERISATION_{name}" for name in ENV_VARS
+               if f"`RASTERISATION_{name}`" not in text]
+    assert not missing, f"docs/api.md lacks {missing}"
