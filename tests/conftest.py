@@ -42,6 +42,36 @@ def portraits() -> dict[str, np.ndarray]:
     return {name: load_portrait(name) for name in PORTRAIT_NAMES}
 
 
+# ---------------------------------------------------------------- face layer
+@pytest.fixture(scope="session")
+def face_models():
+    """The model files, fetched once into the cache (a no-op when already there)."""
+    from algorithms import models
+
+    return models.fetch()
+
+
+@pytest.fixture(scope="session")
+def face_of(face_models):
+    """``face_of(name)``: analyse_face of "astronaut" or a portrait, computed once."""
+    from algorithms.face import analyse_face
+
+    cache: dict = {}
+
+    def get(name: str):
+        if name not in cache:
+            if name == "astronaut":
+                from skimage import data
+
+                img = data.astronaut()
+            else:
+                img = load_portrait(name)
+            cache[name] = (img, analyse_face(img))
+        return cache[name]
+
+    return get
+
+
 # ---------------------------------------------------------------- service: app, client, companies, tokens
 # Backends: SQLite + local storage always; PostgreSQL when RASTERISATION_TEST_POSTGRES_URL is
 # set, an S3-protocol server (minio client) when RASTERISATION_TEST_S3_ENDPOINT is set. With
