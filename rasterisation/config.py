@@ -85,7 +85,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                      "the API from a browser, or `*`."),
     "MAX_UPLOAD_BYTES": (str(30 * MiB), "Largest accepted upload (bytes); larger -> 413."),
     "MAX_IMAGE_PIXELS": ("50000000", "Largest accepted width x height, checked from the "
-                         "header before decoding; larger -> 413."),
+                         "header before decoding; larger -> 413. Pillow itself refuses "
+                         "images over ~179 MP whatever this says."),
     "SIGNED_URL_TTL": ("3600", "Lifetime of signed file URLs, in seconds."),
     "JPEG_QUALITY": ("95", "Quality of the re-encoded JPEG originals (1-95)."),
 }
@@ -149,7 +150,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     get = lambda name, default=None: (env.get(PREFIX + name) or default)  # noqa: E731
 
     data_dir = Path(get("DATA_DIR", "./var")).expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{PREFIX}DATA_DIR {data_dir} cannot be created: "
+                          f"{exc.strerror or exc}") from None
     database_url = normalise_database_url(
         get("DATABASE_URL", f"sqlite:///{data_dir / 'rasterisation.sqlite3'}"))
 

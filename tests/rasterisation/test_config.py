@@ -38,6 +38,12 @@ def test_bad_values_name_the_variable(tmp_path, name, value, needle):
     assert needle in str(info.value)
 
 
+def test_unusable_data_dir_is_a_config_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="RASTERISATION_DATA_DIR"):
+        load_settings({"RASTERISATION_DATA_DIR": str(tmp_path / "file" / "var")})
+
+
 def test_cors_origins_are_split(tmp_path):
     s = load_settings({"RASTERISATION_DATA_DIR": str(tmp_path),
                        "RASTERISATION_CORS_ORIGINS": " https://a.example ,https://b.example,"})
