@@ -29,6 +29,7 @@ from algorithms.face.detection import Detection
 from algorithms.face.roi import Pyramid, Roi, crop, roi_from_points
 
 __all__ = ["Landmarks", "landmarks_from_detection", "landmarks_from_roi", "roi_from_landmarks",
+           "face_presence", "face_roi",
            "EYE_REFINE_INDICES", "REFINE_EYES"]
 
 MESH_SIZE = 192
@@ -162,6 +163,11 @@ def roi_from_landmarks(points: np.ndarray) -> Roi:
     x1, y1 = points[:468].max(0)
     return roi_from_points(points[33], points[263], (x0, y0, x1, y1), None,
                            scale=MESH_ROI_SCALE)
+
+
+def face_presence(pyr: Pyramid, det: Detection) -> float:
+    """The landmark model's face-presence probability on a detection's ROI (one pass)."""
+    return _mesh(pyr, face_roi(det, pyr.size))[1]
 
 
 def landmarks_from_detection(pyr: Pyramid, det: Detection) -> Landmarks:
