@@ -249,18 +249,24 @@ def interpreter(name: str):
     """A ready LiteRT interpreter for model ``name``, private to the calling thread.
 
     Raises ModelMissingError (naming ``rasterisation models fetch``) when the file is missing
-    or corrupt. The interpreter is created once per thread and model file, then reused.
+    or corrupt. The file is verified and the interpreter created once per thread, model and
+    cache directory, then reused.
+
+    Examples
+    --------
+    >>> it = interpreter("face_landmark")                        # doctest: +SKIP
+    >>> it.get_input_details()[0]["shape"]                        # doctest: +SKIP
+    array([  1, 192, 192,   3], dtype=int32)
     """
-    p = path(name)
     cache = getattr(_local, "interpreters", None)
     if cache is None:
         cache = _local.interpreters = {}
-    key = (name, str(p))
+    key = (name, os.environ.get("RASTERISATION_MODEL_DIR", ""))
     it = cache.get(key)
     if it is None:
         from ai_edge_litert.interpreter import Interpreter
 
-        it = Interpreter(model_path=str(p), num_threads=num_threads())
+        it = Interpreter(model_path=str(path(name)), num_threads=num_threads())
         it.allocate_tensors()
         cache[key] = it
     return it

@@ -75,6 +75,15 @@ class Landmarks:
 
 
 def _mesh(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float]:
+    # The verification pass of detect_faces and the first pass here read the same ROI.
+    cache = pyr.memo.setdefault("mesh", {})
+    if roi not in cache:
+        cache[roi] = _run_mesh(pyr, roi)
+    mesh, presence = cache[roi]
+    return mesh.copy(), presence
+
+
+def _run_mesh(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float]:
     img, m = crop(pyr, roi, MESH_SIZE, MESH_SIZE)
     tensor = (img.astype(np.float32) * (1.0 / 255.0))[None]
     raw, score = models.run("face_landmark", tensor)

@@ -83,6 +83,7 @@ class Pyramid:
 
     def __init__(self, image: np.ndarray):
         self.levels = [image]
+        self.memo: dict = {}        # per-photo results reused by several steps
 
     @property
     def image(self) -> np.ndarray:
