@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from flask import Flask
 
-from rasterisation.api import docs_assets, files, health, images, tokens
+from rasterisation.api import (
+    algorithms, analyses, docs_assets, files, health, images, masks, tokens,
+)
 
 __all__ = ["register_blueprints", "BLUEPRINTS"]
 
 # documented in the OpenAPI spec, in this order
-BLUEPRINTS = (health.blp, tokens.blp, images.blp, files.blp)
+BLUEPRINTS = (health.blp, tokens.blp, images.blp, algorithms.blp, analyses.blp, masks.blp,
+              files.blp)
 
 
 def register_blueprints(app: Flask, api) -> None:

@@ -35,8 +35,8 @@ def _specs(masks: list[dict]) -> list[MaskSpec]:
 
 
 def _image(query: dict, body: dict):
-    require_company(query["company_id"])
-    return image_service.get_image_or_404(query["company_id"], body["image_id"])
+    company = require_company(query["company_id"])
+    return image_service.get_image_or_404(company.id, body["image_id"])
 
 
 @blp.route("/v4/masks/")
