@@ -147,7 +147,13 @@ def verify(name: str, *, model_dir: Path | str | None = None) -> Path:
 
 
 def path(name: str) -> Path:
-    """Path of model ``name`` in :func:`model_dir`, verified; ModelMissingError otherwise."""
+    """Path of model ``name`` in :func:`model_dir`, verified; ModelMissingError otherwise.
+
+    Examples
+    --------
+    >>> path("face_landmark").name                                 # doctest: +SKIP
+    'face_landmark.tflite'
+    """
     return verify(name)
 
 
@@ -206,6 +212,18 @@ def fetch(*, model_dir: Path | str | None = None, wheel: Path | str | None = Non
     Idempotent: when every file is present and matches its sha256 nothing is downloaded.
     Otherwise the mediapipe wheel (``wheel``, ``RASTERISATION_MODEL_WHEEL`` or pip) is read
     and only the missing or corrupt files are (re)written. Raises FetchError on failure.
+
+    Parameters
+    ----------
+    model_dir : path, optional
+        Cache directory; default :func:`model_dir` (``RASTERISATION_MODEL_DIR``).
+    wheel : path, optional
+        A mediapipe 0.10.21 wheel already on disk (offline installs).
+
+    Examples
+    --------
+    >>> [p.name for p in fetch()][:2]                             # doctest: +SKIP
+    ['face_detection_short_range.tflite', 'face_detection_full_range.tflite']
     """
     directory = _resolve_dir(model_dir)
     done = _all_verified(directory)

@@ -8,7 +8,14 @@ __all__ = ["restored_to_original", "original_to_restored", "to_image_type"]
 
 
 def restored_to_original(result: AnalysisResult, face: FaceGeometry) -> AnalysisResult:
-    """``result`` (restored coordinates) in the original photo's pixels."""
+    """``result`` (restored coordinates) in the original photo's pixels.
+
+    Examples
+    --------
+    >>> original = restored_to_original(result, face)                # doctest: +SKIP
+    >>> (original.width, original.height) == face.image_size         # doctest: +SKIP
+    True
+    """
     if result.image_type == "original":
         return result
     w, h = face.image_size

@@ -136,7 +136,16 @@ def _sharpness(gray: np.ndarray, mask: np.ndarray) -> float:
 
 
 def assess_quality(image: np.ndarray, face: FaceGeometry | None) -> QualityReport:
-    """Quality of ``image`` (original RGB uint8) for skin analysis of ``face``."""
+    """Quality of ``image`` (original RGB uint8) for skin analysis of ``face``.
+
+    ``face`` is ``analyse_face(image)``, or None when it raised NoFaceError.
+
+    Examples
+    --------
+    >>> report = assess_quality(photo, analyse_face(photo))          # doctest: +SKIP
+    >>> report.problems, round(report.score)                         # doctest: +SKIP
+    (('face_too_small',), 34)
+    """
     if face is None:
         return QualityReport(False, 0, 0.0, ("no_face",), {"face_count": 0}, {})
     view, k = native_view(np.ascontiguousarray(image), face)

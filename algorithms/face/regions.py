@@ -100,7 +100,14 @@ def _polygonal(g: BaseGeometry) -> BaseGeometry:
 
 
 def build_regions(points: np.ndarray) -> dict[str, BaseGeometry]:
-    """Every region of :data:`REGION_NAMES` from (478, 2) landmarks, same coordinates."""
+    """Every region of :data:`REGION_NAMES` from (478, 2) landmarks, same coordinates.
+
+    Examples
+    --------
+    >>> regions = build_regions(face.landmarks_restored)            # doctest: +SKIP
+    >>> regions["left_cheek"].area / face.restored.px_per_mm ** 2    # doctest: +SKIP
+    1699.9
+    """
     p = np.asarray(points, dtype=np.float64)[:, :2]
     ipd = float(np.linalg.norm(p[ix.LEFT_IRIS_CENTER] - p[ix.RIGHT_IRIS_CENTER]))
     f = feature_polygons(p)

@@ -44,7 +44,15 @@ def invert_affine(m: np.ndarray) -> np.ndarray:
 
 
 def restore_transform(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(from_original, to_original) 2x3 matrices for a face's (478, 2) landmarks."""
+    """(from_original, to_original) 2x3 matrices for a face's (478, 2) landmarks.
+
+    Examples
+    --------
+    >>> m, inv = restore_transform(face.landmarks)                   # doctest: +SKIP
+    >>> apply_affine(m, face.landmarks[[468, 473]])                  # doctest: +SKIP
+    array([[384., 384.],
+           [640., 384.]])
+    """
     p = np.asarray(points, dtype=np.float64)
     a, b = p[ix.RIGHT_IRIS_CENTER], p[ix.LEFT_IRIS_CENTER]
     d = b - a
@@ -68,7 +76,16 @@ def _index_convention(m: np.ndarray) -> np.ndarray:
 
 
 def restore(image: np.ndarray | Pyramid, points: np.ndarray, px_per_mm: float) -> Restored:
-    """The restored image of the face with landmarks ``points`` (original pixels)."""
+    """The restored image of the face with landmarks ``points`` (original pixels).
+
+    ``px_per_mm`` is the original photo's scale; the restored one follows from the transform.
+
+    Examples
+    --------
+    >>> r = restore(photo, face.landmarks, face.px_per_mm)           # doctest: +SKIP
+    >>> r.size                                                       # doctest: +SKIP
+    (1024, 1024)
+    """
     pyr = image if isinstance(image, Pyramid) else Pyramid(np.ascontiguousarray(image))
     from_original, to_original = restore_transform(points)
     scale = float(np.sqrt(abs(np.linalg.det(from_original[:, :2]))))

@@ -50,7 +50,14 @@ def iris_diameters(points: np.ndarray) -> tuple[float, float]:
 
 
 def estimate_scale(points: np.ndarray) -> Scale:
-    """Pixels per millimetre of the face whose (478, 2) landmarks are ``points``."""
+    """Pixels per millimetre of the face whose (478, 2) landmarks are ``points``.
+
+    Examples
+    --------
+    >>> s = estimate_scale(face.landmarks)                          # doctest: +SKIP
+    >>> s.method, round(s.px_per_mm, 2), round(s.ipd_mm, 1)          # doctest: +SKIP
+    ('iris', 0.68, 62.4)
+    """
     p = np.asarray(points, dtype=np.float64)
     diameter = float(np.mean(iris_diameters(p)))
     ipd = float(np.linalg.norm(p[ix.LEFT_IRIS_CENTER] - p[ix.RIGHT_IRIS_CENTER]))
