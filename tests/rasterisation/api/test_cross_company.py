@@ -3,8 +3,8 @@ refused (403 for A's company_id, 404 for A's objects under B's own company_id), 
 is intact afterwards.
 
 To cover a new endpoint, add a case to ``CASES``: (name, method, path template, expected,
-request kwargs). Templates see ``a`` / ``b`` (company ids), ``image`` (A's image id) and
-``token_id`` (A's token id).
+function of A's data -> request kwargs). Templates see ``a`` / ``b`` (company ids), ``image``
+(A's image id) and ``token_id`` (A's token id).
 """
 from __future__ import annotations
 
@@ -21,15 +21,34 @@ def _photo():
     return {"file": (io.BytesIO(b"\xff\xd8\xff" + b"0" * 100), "x.jpg")}
 
 
+def _masks_body(data):
+    return {"json": {"image_id": data["image"], "image_type": "original",
+                     "masks": [{"algorithm_tech_name": "pores"}]}}
+
+
+def _none(data):
+    return {}
+
+
+V4, V5 = "/service/rasterisation/v4/masks/", "/service/rasterisation/v5/svg_masks/"
+ANALYSIS = IMAGES + "{image}/analyses/quality"
+
 CASES = [
     ("upload into A", "post", IMAGES.format(company="{a}"), 403,
-     lambda: {"data": _photo(), "content_type": "multipart/form-data"}),
-    ("list A's images", "get", IMAGES.format(company="{a}"), 403, dict),
-    ("get A's image via A", "get", IMAGES.format(company="{a}") + "{image}", 403, dict),
-    ("delete A's image via A", "delete", IMAGES.format(company="{a}") + "{image}", 403, dict),
-    ("get A's image via B", "get", IMAGES.format(company="{b}") + "{image}", 404, dict),
-    ("delete A's image via B", "delete", IMAGES.format(company="{b}") + "{image}", 404, dict),
-    ("revoke A's token", "delete", "/api/v1/auth/private_tokens/{token_id}", 404, dict),
+     lambda data: {"data": _photo(), "content_type": "multipart/form-data"}),
+    ("list A's images", "get", IMAGES.format(company="{a}"), 403, _none),
+    ("get A's image via A", "get", IMAGES.format(company="{a}") + "{image}", 403, _none),
+    ("delete A's image via A", "delete", IMAGES.format(company="{a}") + "{image}", 403, _none),
+    ("get A's image via B", "get", IMAGES.format(company="{b}") + "{image}", 404, _none),
+    ("delete A's image via B", "delete", IMAGES.format(company="{b}") + "{image}", 404, _none),
+    ("revoke A's token", "delete", "/api/v1/auth/private_tokens/{token_id}", 404, _none),
+    ("analyse via A", "get", ANALYSIS.format(company="{a}", image="{image}"), 403, _none),
+    ("analyse A's image via B", "get", ANALYSIS.format(company="{b}", image="{image}"), 404,
+     _none),
+    ("v4 masks with A's company_id", "post", V4 + "?company_id={a}", 403, _masks_body),
+    ("v4 masks on A's image via B", "post", V4 + "?company_id={b}", 404, _masks_body),
+    ("v5 masks with A's company_id", "post", V5 + "?company_id={a}", 403, _masks_body),
+    ("v5 masks on A's image via B", "post", V5 + "?company_id={b}", 404, _masks_body),
 ]
 
 
@@ -61,7 +80,7 @@ def test_company_b_cannot_touch_company_a(app, client, company, auth_headers, ot
                                           other_auth_headers, company_a_data, name, method,
                                           template, expected, kwargs):
     path = template.format(a=company, b=other_company, **company_a_data)
-    r = getattr(client, method)(path, headers=other_auth_headers, **kwargs())
+    r = getattr(client, method)(path, headers=other_auth_headers, **kwargs(company_a_data))
     assert r.status_code == expected, (name, r.status_code, r.json)
     body = r.get_json()
     assert body["code"] == expected and body["message"]
