@@ -37,6 +37,7 @@ IRIS_SIZE = 64
 MESH_ROI_SCALE = 1.5
 IRIS_ROI_SCALE = 2.3
 PRESENCE_THRESHOLD = 0.5
+UPRIGHT_LOGIT = 15.0    # presence logit under which the upside-down reading is tried too
 MAX_PASSES = 4
 REROI_ANGLE = 10.0      # degrees
 REROI_SHIFT = 0.15      # fraction of the ROI size
@@ -74,13 +75,20 @@ class Landmarks:
     roi: Roi                  # the face ROI the mesh was read from
 
 
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x)))))
+
+
 def _mesh(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float]:
-    # The verification pass of detect_faces and the first pass here read the same ROI.
+    """(468 x 3 mesh, face-presence logit) on ``roi``, memoised per photo.
+
+    The verification pass of detect_faces and the first pass here read the same ROI.
+    """
     cache = pyr.memo.setdefault("mesh", {})
     if roi not in cache:
         cache[roi] = _run_mesh(pyr, roi)
-    mesh, presence = cache[roi]
-    return mesh.copy(), presence
+    mesh, logit = cache[roi]
+    return mesh.copy(), logit
 
 
 def _run_mesh(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float]:
@@ -90,8 +98,7 @@ def _run_mesh(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float]:
     pts = raw.reshape(468, 3).astype(np.float64)
     xy = pts[:, :2] @ m[:, :2].T + m[:, 2]
     z = pts[:, 2] * (roi.width / MESH_SIZE)
-    presence = float(1.0 / (1.0 + np.exp(-float(score.reshape(-1)[0]))))
-    return np.column_stack([xy, z]), presence
+    return np.column_stack([xy, z]), float(score.reshape(-1)[0])
 
 
 def _eye(pyr: Pyramid, p0, p1, flip: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -117,26 +124,33 @@ def _settle(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float, Roi]:
     leans towards the orientation of the ROI it is given, so when the mesh's own ROI (eye
     corners 33 -> 263 level, its bounds, 1.5x) is turned more than REROI_ANGLE degrees from
     the ROI used, or moved or resized by more than REROI_SHIFT of its size, the mesh is read
-    again from its own ROI, at most MAX_PASSES times in all. When the mesh says "no face"
-    (presence < 0.5), the ROI turned upside down is tried too.
+    again from its own ROI, at most MAX_PASSES times in all.
+
+    Upside-down faces: the detectors report them with their eyes level but the wrong way up,
+    and the mesh model then still finds "a face", less surely. The presence logit tells: 22-43
+    the right way up on our photos, 1.5-12 upside down. Below UPRIGHT_LOGIT the ROI turned by
+    180 degrees is read too and the surer reading wins.
 
     A face whose detection is good takes one pass: exactly MediaPipe's result.
     """
     runs = [(*_mesh(pyr, roi), roi)]
-    if max(p for _, p, _ in runs) < PRESENCE_THRESHOLD:   # upside down?
+    if runs[0][1] < UPRIGHT_LOGIT:
         r = Roi(roi.cx, roi.cy, roi.width, roi.height, roi.angle + math.pi)
         runs.append((*_mesh(pyr, r), r))
-    mesh, presence, roi = max(runs, key=lambda t: t[1])
-    for _ in range(MAX_PASSES - 1):
+    mesh, logit, roi = max(runs, key=lambda t: t[1])
+    flipped = len(runs) > 1 and roi is runs[1][2]
+    for k in range(MAX_PASSES - 1):
         new = roi_from_landmarks(mesh[:, :2])
         turn = abs(math.degrees(math.remainder(new.angle - roi.angle, 2 * math.pi)))
         shift = math.hypot(new.cx - roi.cx, new.cy - roi.cy) / roi.width
         resize = abs(math.log(new.width / roi.width))
-        if turn <= REROI_ANGLE and shift <= REROI_SHIFT and resize <= REROI_SHIFT:
+        # An upside-down detection's box is unreliable: read the mesh's own ROI at least once.
+        settled = turn <= REROI_ANGLE and shift <= REROI_SHIFT and resize <= REROI_SHIFT
+        if settled and not (flipped and k == 0):
             break
         roi = new
-        mesh, presence = _mesh(pyr, roi)
-    return mesh, presence, roi
+        mesh, logit = _mesh(pyr, roi)
+    return mesh, _sigmoid(logit), roi
 
 
 def landmarks_from_roi(pyr: Pyramid, roi: Roi) -> Landmarks:
@@ -175,8 +189,16 @@ def roi_from_landmarks(points: np.ndarray) -> Roi:
 
 
 def face_presence(pyr: Pyramid, det: Detection) -> float:
-    """The landmark model's face-presence probability on a detection's ROI (one pass)."""
-    return _mesh(pyr, face_roi(det, pyr.size))[1]
+    """The landmark model's face-presence probability on a detection's ROI.
+
+    One pass; a second one on the ROI turned upside down when the first says "no face".
+    """
+    roi = face_roi(det, pyr.size)
+    logit = _mesh(pyr, roi)[1]
+    if logit < 0:
+        logit = max(logit, _mesh(pyr, Roi(roi.cx, roi.cy, roi.width, roi.height,
+                                          roi.angle + math.pi))[1])
+    return _sigmoid(logit)
 
 
 def landmarks_from_detection(pyr: Pyramid, det: Detection) -> Landmarks:
