@@ -158,3 +158,18 @@ def test_two_faces_the_largest_is_used(face_models, astronaut):
 def test_detect_faces_validates_its_options(astronaut):
     with pytest.raises(ValueError, match="auto, short, full, both"):
         detect_faces(astronaut, model="medium")
+
+
+@pytest.mark.slow
+def test_twelve_megapixels(face_of):
+    """A 12 MP photo: detected on a reduced copy, landmarks in full-resolution pixels."""
+    img, face = face_of("london_021")
+    big = cv2.resize(img, (3000, 3000), interpolation=cv2.INTER_CUBIC)
+    canvas = np.full((3000, 4000, 3), 128, np.uint8)
+    canvas[:, 700:3700] = big
+    other = analyse_face(canvas)
+    expected = face.landmarks * (3000 / img.shape[0]) + [700, 0]
+    err = _errors(other.landmarks, expected).mean() / _face_size(expected)
+    assert err < 0.01, err
+    assert other.image_size == (4000, 3000)
+    assert other.px_per_mm == pytest.approx(face.px_per_mm * 3000 / img.shape[0], rel=0.03)
