@@ -5,14 +5,17 @@ image letterboxed into a square model input (128 px short range, 192 px full ran
 to [-1, 1]; SSD anchors; boxes and six keypoints decoded from the regressors; sigmoid scores;
 *weighted* non-maximum suppression (overlapping boxes are averaged, weighted by score).
 
-The input is made from a reduced copy of the photo (:class:`~algorithms.face.roi.Pyramid`,
-area-averaged halvings, then one area resize), so a 12 MP photo costs a few milliseconds
-and does not alias. Detections come back in the original photo's pixels.
+The input is sampled bilinearly, as MediaPipe does, but from a reduced copy of the photo
+(:class:`~algorithms.face.roi.Pyramid`, area-averaged halvings, at most 4x finer than the
+input), so a 12 MP photo costs a few milliseconds and does not alias; a 512 px photo gets
+exactly MediaPipe's input. Detections come back in the original photo's pixels.
 
 Short range is trained for faces filling a good part of the frame (selfies, portraits);
 full range for smaller faces further away. ``model="auto"`` (the default) runs short range
 and falls back to full range when it finds nothing. An upright face is expected: when
-nothing is found, the image is also tried turned by 90, 270 and 180 degrees.
+nothing is found, the image is also tried turned by 90, 270 and 180 degrees, and a face
+found tilted is detected again in a crop turned upright (:func:`_upright`). Detections are
+confirmed by the landmark model (``verify``).
 """
 from __future__ import annotations
 
@@ -129,14 +132,18 @@ def _decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, kind: str, min_score:
     return boxes, scores[keep], kps
 
 
+def _area(b: np.ndarray) -> np.ndarray:
+    return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+
+
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one (4,) box with (N, 4) boxes (x0, y0, x1, y1)."""
     ix0 = np.maximum(box[0], boxes[:, 0])
     iy0 = np.maximum(box[1], boxes[:, 1])
     ix1 = np.minimum(box[2], boxes[:, 2])
     iy1 = np.minimum(box[3], boxes[:, 3])
     inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
-    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)  # noqa: E731
-    union = area(box) + area(boxes) - inter
+    union = _area(box) + _area(boxes) - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
