@@ -73,3 +73,22 @@ def test_every_variable_is_in_the_docs():
     missing = [f"RASTERISATION_{name}" for name in ENV_VARS
                if f"`RASTERISATION_{name}`" not in text]
     assert not missing, f"docs/api.md lacks {missing}"
+
+
+def test_every_variable_read_anywhere_is_in_the_docs():
+    """Any RASTERISATION_* name in the code, Makefile or CI script must be documented."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sources = [p for d in ("rasterisation", "algorithms", "tests", "benchmarks")
+               for p in (root / d).rglob("*.py")] + [root / "Makefile", root / ".ci" / "run"]
+    used = set()
+    for path in sources:
+        if path.exists():
+            used |= set(re.findall(r"RASTERISATION_[A-Z0-9]+(?:_[A-Z0-9]+)*", path.read_text()))
+    used.discard("RASTERISATION_TEST")  # a prefix, not a variable
+    text = (root / "docs" / "api.md").read_text()
+    missing = sorted(name for name in used if f"`{name}`" not in text)
+    assert not missing, f"document these in docs/api.md: {missing}"
+
