@@ -9,10 +9,12 @@ Follows MediaPipe's face mesh graph in static-image mode:
 3. For each eye, an ROI on its two corners (33-133 and 362-263), square, 2.3x
    (``iris_landmark_landmarks_to_roi``), sampled to 64 x 64; the second eye is mirrored so
    the model always sees the same side. iris_landmark gives 71 eye-contour points and 5 iris
-   points (centre, then four on the iris edge). The 71 contour points refine the mesh
-   around the eyes (MediaPipe's ``UpdateFaceLandmarksCalculator`` table); the iris points
-   are appended: 468-472 for the eye of mesh points 33/133 (the subject's right eye), 473-477
-   for the eye of 362/263 (the subject's left eye), as in MediaPipe's refined face mesh.
+   points (centre, then four on the iris edge). The iris points are appended: 468-472 for
+   the eye of mesh points 33/133 (the subject's right eye), 473-477 for the eye of 362/263
+   (the subject's left eye), as in MediaPipe's refined face mesh. The 71 contour points
+   could replace the mesh's eye points (MediaPipe's iris graph does, ``REFINE_EYES``); they
+   are left out because they moved the eye points away from MediaPipe's refined mesh.
+4. Faces far from upright or upside down: see :func:`_settle`.
 
 Every point is returned in the original photo's pixels; z is in the same pixel scale
 (relative depth, smaller is nearer the camera).
@@ -103,7 +105,7 @@ def _run_mesh(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float]:
 
 def _eye(pyr: Pyramid, p0, p1, flip: bool) -> tuple[np.ndarray, np.ndarray]:
     box = (min(p0[0], p1[0]), min(p0[1], p1[1]), max(p0[0], p1[0]), max(p0[1], p1[1]))
-    roi = roi_from_points(p0, p1, box, pyr.size, scale=IRIS_ROI_SCALE)
+    roi = roi_from_points(p0, p1, box, scale=IRIS_ROI_SCALE)
     img, m = crop(pyr, roi, IRIS_SIZE, IRIS_SIZE, flip=flip)
     tensor = (img.astype(np.float32) * (1.0 / 255.0))[None]
     contour, iris = models.run("iris_landmark", tensor)
@@ -174,18 +176,16 @@ def landmarks_from_roi(pyr: Pyramid, roi: Roi) -> Landmarks:
     return Landmarks(points=pts[:, :2], z=pts[:, 2], presence=presence, roi=roi)
 
 
-def face_roi(det: Detection, image_size) -> Roi:
+def face_roi(det: Detection, image_size=None) -> Roi:
     """MediaPipe's ROI from a detection: eye keypoints level, square, 1.5x."""
-    return roi_from_points(det.keypoints[0], det.keypoints[1], det.box, image_size,
-                           scale=MESH_ROI_SCALE)
+    return roi_from_points(det.keypoints[0], det.keypoints[1], det.box, scale=MESH_ROI_SCALE)
 
 
 def roi_from_landmarks(points: np.ndarray) -> Roi:
     """MediaPipe's tracking ROI from a mesh: eye corners 33 -> 263 level, bounds, square, 1.5x."""
     x0, y0 = points[:468].min(0)
     x1, y1 = points[:468].max(0)
-    return roi_from_points(points[33], points[263], (x0, y0, x1, y1), None,
-                           scale=MESH_ROI_SCALE)
+    return roi_from_points(points[33], points[263], (x0, y0, x1, y1), scale=MESH_ROI_SCALE)
 
 
 def face_presence(pyr: Pyramid, det: Detection) -> float:

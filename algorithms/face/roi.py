@@ -59,7 +59,7 @@ class Roi:
         return uv @ m[:, :2].T + m[:, 2]
 
 
-def roi_from_points(p0, p1, box, image_size, *, scale: float, square_long: bool = True,
+def roi_from_points(p0, p1, box, *, scale: float, square_long: bool = True,
                     target_angle: float = 0.0) -> Roi:
     """MediaPipe's DetectionsToRects + RectTransformation.
 
