@@ -49,6 +49,7 @@ class Settings:
     s3_secret_key: str | None = None
     s3_bucket: str = "rasterisation"
     s3_region: str = "us-east-1"
+    s3_public_endpoint: str | None = None
     public_url: str | None = None
     cors_origins: tuple[str, ...] = ()
     max_upload_bytes: int = 30 * MiB
@@ -79,6 +80,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "S3_SECRET_KEY": ("(none)", "S3 secret key."),
     "S3_BUCKET": ("rasterisation", "Bucket; created when missing."),
     "S3_REGION": ("us-east-1", "Region used to sign (no network round trip to find it)."),
+    "S3_PUBLIC_ENDPOINT": ("(S3_ENDPOINT)", "Address clients fetch presigned URLs from, when "
+                           "it differs from S3_ENDPOINT (docker, proxies), e.g. "
+                           "`https://s3.example.com`."),
     "PUBLIC_URL": ("(the request's host)", "Base URL put in front of local signed file "
                    "URLs, e.g. `https://masks.example.com` behind a proxy."),
     "CORS_ORIGINS": ("(empty: no CORS headers)", "Comma-separated origins allowed to call "
@@ -166,9 +170,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if storage == "minio" and not s3_endpoint:
         raise ConfigError(f"{PREFIX}STORAGE=minio needs {PREFIX}S3_ENDPOINT "
                           "(e.g. http://127.0.0.1:9000)")
-    if s3_endpoint and not s3_endpoint.startswith(("http://", "https://")):
-        raise ConfigError(f"{PREFIX}S3_ENDPOINT must start with http:// or https://, "
-                          f"got {s3_endpoint!r}")
+    for name in ("S3_ENDPOINT", "S3_PUBLIC_ENDPOINT"):
+        value = get(name)
+        if value and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{PREFIX}{name} must start with http:// or https://, "
+                              f"got {value!r}")
 
     bucket = get("S3_BUCKET", "rasterisation")
     if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
@@ -194,6 +200,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_secret_key=get("S3_SECRET_KEY"),
         s3_bucket=bucket,
         s3_region=get("S3_REGION", "us-east-1"),
+        s3_public_endpoint=get("S3_PUBLIC_ENDPOINT"),
         public_url=public_url.rstrip("/") if public_url else None,
         cors_origins=origins,
         max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 30 * MiB, low=1, high=2**40),

@@ -35,7 +35,8 @@ def make_storage(settings) -> Storage:
 
         return MinioStorage(endpoint=settings.s3_endpoint, access_key=settings.s3_access_key,
                             secret_key=settings.s3_secret_key, bucket=settings.s3_bucket,
-                            region=settings.s3_region)
+                            region=settings.s3_region,
+                            public_endpoint=settings.s3_public_endpoint)
     raise ValueError(f"unknown storage {settings.storage!r}; valid: local, minio")
 
 

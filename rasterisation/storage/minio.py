@@ -26,16 +26,23 @@ _MISSING = ("NoSuchKey", "NoSuchObject", "ResourceNotFound")
 _NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError, MinioException)
 
 
+def _parse_endpoint(endpoint: str):
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"S3 endpoint must look like http(s)://host:port, got {endpoint!r}")
+    return parts
+
+
 class MinioStorage(Storage):
-    """An S3 bucket. ``endpoint`` is a URL such as ``http://127.0.0.1:9000``."""
+    """An S3 bucket. ``endpoint`` is a URL such as ``http://127.0.0.1:9000``;
+    ``public_endpoint`` (optional) is the address clients use for presigned URLs."""
 
     name = "minio"
 
     def __init__(self, *, endpoint: str, access_key: str | None, secret_key: str | None,
-                 bucket: str, region: str = "us-east-1", timeout: float = 10.0):
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"S3 endpoint must look like http(s)://host:port, got {endpoint!r}")
+                 bucket: str, region: str = "us-east-1", timeout: float = 10.0,
+                 public_endpoint: str | None = None):
+        parts = _parse_endpoint(endpoint)
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
             retries=urllib3.Retry(total=2, backoff_factor=0.2,
@@ -43,6 +50,14 @@ class MinioStorage(Storage):
         )
         self.client = Minio(parts.netloc, access_key=access_key, secret_key=secret_key,
                             secure=parts.scheme == "https", region=region, http_client=http)
+        # Presigned URLs embed the host they were signed for: behind docker or a proxy the
+        # browser-facing address differs from ours. Presigning is local (region given).
+        self.presign_client = self.client
+        if public_endpoint:
+            public = _parse_endpoint(public_endpoint)
+            self.presign_client = Minio(public.netloc, access_key=access_key,
+                                        secret_key=secret_key, secure=public.scheme == "https",
+                                        region=region)
         self.bucket = bucket
         self._bucket_ready = False
         self._lock = threading.Lock()
@@ -127,5 +142,5 @@ class MinioStorage(Storage):
     def url(self, key: str, *, expires_in: int) -> str:
         validate_key(key)
         # presigning is computed locally (region given), no request is sent
-        return self.client.presigned_get_object(
+        return self.presign_client.presigned_get_object(
             bucket_name=self.bucket, object_name=key, expires=timedelta(seconds=expires_in))

@@ -29,6 +29,7 @@ def test_secret_key_is_generated_once_per_data_dir(tmp_path):
     ("PORT", "eighty", "integer"), ("PORT", "0", "between"), ("STORAGE", "ftp", "local, minio"),
     ("MAX_UPLOAD_BYTES", "-1", "between"), ("STORAGE", "minio", "S3_ENDPOINT"),
     ("S3_ENDPOINT", "127.0.0.1:9000", "http"), ("PUBLIC_URL", "example.com", "http"),
+    ("S3_PUBLIC_ENDPOINT", "s3.example.com", "http"),
     ("S3_BUCKET", "Bad_Bucket", "S3_BUCKET"), ("JPEG_QUALITY", "100", "between"),
 ])
 def test_bad_values_name_the_variable(tmp_path, name, value, needle):

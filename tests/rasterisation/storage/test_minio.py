@@ -56,3 +56,30 @@ def test_service_on_minio_answers_503_when_s3_goes_away(make_app, tenant_factory
     assert r.status_code == 503 and r.json["code"] == 503
     with app.app_context():
         assert db.session.query(Image).count() == 0
+
+
+def test_public_endpoint_is_used_for_presigned_urls_only():
+    store = MinioStorage(endpoint="http://minio:9000", access_key="k", secret_key="s",
+                         bucket="bucket", public_endpoint="https://s3.example.com")
+    url = store.url("a/b.jpg", expires_in=60)  # computed locally, no request
+    assert url.startswith("https://s3.example.com/bucket/a/b.jpg?")
+    assert "X-Amz-Signature=" in url
+    plain = MinioStorage(endpoint="http://minio:9000", access_key="k", secret_key="s",
+                         bucket="bucket")
+    assert plain.url("a/b.jpg", expires_in=60).startswith("http://minio:9000/bucket/a/b.jpg?")
+
+
+@pytest.mark.minio
+def test_presigned_url_through_the_public_address_works(s3_env):
+    import urllib.request
+
+    endpoint = s3_env["RASTERISATION_S3_ENDPOINT"]
+    store = MinioStorage(endpoint=endpoint, access_key="testing", secret_key="testing",
+                         bucket=s3_env["RASTERISATION_S3_BUCKET"],
+                         public_endpoint=endpoint.replace("127.0.0.1", "localhost"))
+    store.put("pub/x.txt", b"hello", "text/plain")
+    url = store.url("pub/x.txt", expires_in=60)
+    assert url.startswith(endpoint.replace("127.0.0.1", "localhost"))
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - test server
+        assert response.read() == b"hello"
+    store.delete_prefix("pub/")
