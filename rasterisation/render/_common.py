@@ -20,8 +20,18 @@ DEFAULT_LINE_FRACTION = 0.0015  # polyline width without `width` or line_thickne
 DEFAULT_OUTLINE_FRACTION = 0.001  # outlines, rings and iso-lines (2 px at 2K; never under 1 px)
 DEFAULT_RADIUS = 2.0  # px, a point without `radius`
 MIN_RADIUS = 1.0  # px: smaller points are drawn this big, to be seen
+MAX_SIZE = 1e4  # px: radii and widths beyond are clipped (and non-numbers take the default)
 CONCENTRIC_RINGS = 5  # polygon rings drawn inside the outline with concentric_lines
 MIN_INTENSITY_OPACITY = 0.4  # fill opacity factor of a polygon of intensity 0
+
+
+def number(value, default: float, low: float = 0.0, high: float = MAX_SIZE) -> float:
+    """``value`` as a float clipped to [low, high]; ``default`` when it is not a number."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return default
+    return min(high, max(low, x)) if math.isfinite(x) else default
 
 
 def widths(style: Style, width: int, height: int) -> tuple[float | None, float, float]:
@@ -46,26 +56,20 @@ def points(mask: Mask) -> tuple[np.ndarray, np.ndarray]:
     """Centres (n, 2) and radii (n,) of a point mask (radii at least :data:`MIN_RADIUS`)."""
     parts, index = geo.explode([f.geometry for f in mask.features], "point")
     xy = shapely.get_coordinates(parts)
-    radii = np.array([float(mask.features[i].properties.get("radius", DEFAULT_RADIUS))
-                      for i in index.tolist()])
-    return xy, np.maximum(np.nan_to_num(radii, nan=DEFAULT_RADIUS), MIN_RADIUS)
+    radii = np.array([number(mask.features[i].properties.get("radius"), DEFAULT_RADIUS,
+                             MIN_RADIUS) for i in index.tolist()])
+    return xy, radii
 
 
 def line_widths(mask: Mask, forced: float | None, default: float) -> np.ndarray:
     """Stroke width of each feature of a polyline mask, px (>= 1)."""
-    return np.array([forced or max(1.0, float(f.properties.get("width", default)))
+    return np.array([forced or number(f.properties.get("width"), default, 1.0)
                      for f in mask.features])
 
 
 def intensity_opacity(intensity) -> float:
     """Fill opacity factor of a polygon: 1, or down to 40 % for an ``intensity`` in [0, 1)."""
-    try:
-        x = float(intensity)
-    except (TypeError, ValueError):
-        return 1.0
-    if not math.isfinite(x):
-        return 1.0
-    return MIN_INTENSITY_OPACITY + (1 - MIN_INTENSITY_OPACITY) * min(1.0, max(0.0, x))
+    return MIN_INTENSITY_OPACITY + (1 - MIN_INTENSITY_OPACITY) * number(intensity, 1.0, 0.0, 1.0)
 
 
 def concentric(polys: np.ndarray, outline: float) -> Iterator[np.ndarray]:
@@ -82,7 +86,7 @@ def concentric(polys: np.ndarray, outline: float) -> Iterator[np.ndarray]:
 def heat_levels(mask: Mask) -> tuple[np.ndarray, np.ndarray, int]:
     """A heatmap's polygons sorted by level (outermost first), their levels, level count."""
     polys, index = geo.explode([f.geometry for f in mask.features], "polygon")
-    levels = np.array([min(254, max(0, int(mask.features[i].properties.get("level", i))))
+    levels = np.array([int(number(mask.features[i].properties.get("level"), i, 0, 254))
                        for i in index.tolist()], dtype=int)
     order = np.argsort(levels, kind="stable")
     n = int(levels.max()) + 1 if len(levels) else 0

@@ -17,7 +17,6 @@ the image size; full-frame blends in OpenCV or NumPy cost 20-75 ms at 2048 px an
 """
 from __future__ import annotations
 
-import cv2
 import numba
 import numpy as np
 
@@ -48,9 +47,10 @@ def coverage_lut(rgb, alpha: float, full: int = 255) -> tuple[np.ndarray, np.nda
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False)
-def _blend(out, bufs, blocks, k1, s1, a1, c1, al1, k2, s2, a2, c2, al2, y0, y1, x0, x1):
+def _blend(out, bufs, blocks, k1, s1, a1, c1, al1, k2, s2, a2, c2, al2, clear, y0, y1, x0, x1):
     """Layer 1 then layer 2 (kind -1: none) over the roi, in one pass; 8-pixel blocks where
-    layer 1's source is all zero are skipped (layer 2 must lie within it)."""
+    layer 1's source is all zero are skipped (layer 2 must lie within it). The buffers
+    ``clear`` are zeroed in the blocks visited."""
     for y in range(y0, y1):
         for j in range(x0 // 8, (x1 + 7) // 8):
             if blocks[s1, y, j] == 0:
@@ -92,6 +92,8 @@ def _blend(out, bufs, blocks, k1, s1, a1, c1, al1, k2, s2, a2, c2, al2, y0, y1, 
                 out[y, x, 0] = r
                 out[y, x, 1] = g
                 out[y, x, 2] = b
+            for c in clear:
+                blocks[c, y, j] = 0
 
 
 def _lut_arrays(layer: Layer | None):
@@ -115,14 +117,24 @@ def composite(out: np.ndarray, bufs: np.ndarray, layers: list[Layer],
     layers : list of Layer
         In drawing order. Wherever a layer has something, its ``src`` buffer is non-zero; a
         layer marked ``within`` (a line inside its halo) is blended in the same pass as the
-        previous one.
+        previous one, and its buffers must be zero wherever the previous one's ``src`` is.
     roi : (y0, y1, x0, x1)
-        The region to blend.
+        The region to blend, x0 a multiple of 8.
+
+    Every buffer a layer reads is left all zero in the region's blocks that were visited
+    (the only non-zero ones, by the rule above), ready for the next mask.
     """
     blocks = bufs.view(np.uint64)
-    i = 0
+    passes, i = [], 0
     while i < len(layers):
-        first = layers[i]
         second = layers[i + 1] if i + 1 < len(layers) and layers[i + 1].within else None
-        _blend(out, bufs, blocks, *_lut_arrays(first), *_lut_arrays(second), *roi)
+        passes.append((layers[i], second))
         i += 2 if second else 1
+    later: set[int] = set()
+    clears = []
+    for first, second in reversed(passes):  # a pass clears what no later pass reads
+        used = {b for layer in (first, second) if layer for b in (layer.src, layer.aux)} - {-1}
+        clears.append(np.array(sorted(used - later), np.intp))
+        later |= used
+    for (first, second), clear in zip(passes, reversed(clears)):
+        _blend(out, bufs, blocks, *_lut_arrays(first), *_lut_arrays(second), clear, *roi)

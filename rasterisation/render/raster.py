@@ -152,11 +152,9 @@ class _Canvas:
         for op, src, dst, radius in plan.morph:
             kernel = np.ones((2 * radius + 1,) * 2, np.uint8)
             cv2.morphologyEx(roi[src], op, kernel, dst=roi[dst])
-        composite(self.out, self.bufs, plan.layers, (y0, y1, x0, x1))
-        used = {b for layer in plan.layers for b in (layer.src, layer.aux)}
-        used.update(b for _, src, dst, _ in plan.morph for b in (src, dst))
-        for b in used - {-1}:
-            roi[b] = 0
+        composite(self.out, self.bufs, plan.layers, (y0, y1, x0, x1))  # clears what it read
+        if any(layer.aux == INDEX for layer in plan.layers):
+            roi[INDEX] = 0  # drawn a little wider than the lines whose blocks were visited
 
     # ------------------------------------------------------------------ mask types
     def _points(self, mask: Mask, style: Style, pal: Palette, widths) -> _Plan | None:
@@ -218,7 +216,7 @@ class _Canvas:
         else:
             fill = self.bufs[FILL]
             values = [round(255 * common.intensity_opacity(
-                mask.features[i].properties.get("intensity", 1.0))) for i in index.tolist()]
+                mask.features[i].properties.get("intensity"))) for i in index.tolist()]
             for rs, v in zip(rings.fixed(geo.FILL_INSET), values):
                 if rs:
                     cv2.fillPoly(fill, rs, v, cv2.LINE_AA, geo.SHIFT)

@@ -145,7 +145,7 @@ def _polygons(mask: Mask, style: Style, pal: Palette, widths) -> list[str]:
                 *(f'<path d="{d}"/>' for d in lines), "</g>"]
     shapes = []
     for d, i in zip(outlines, index.tolist()):
-        k = common.intensity_opacity(mask.features[i].properties.get("intensity", 1.0))
+        k = common.intensity_opacity(mask.features[i].properties.get("intensity"))
         shapes.append(f'<path d="{d}" fill-opacity="{_n(pal.fill_alpha / 255 * k, 3)}"/>')
     return [f'<g class="halo" fill="none" {_stroke(pal.halo[:3], pal.halo[3], halo)}>',
             *(f'<path d="{d}"/>' for d in outlines), "</g>",

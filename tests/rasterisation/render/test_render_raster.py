@@ -244,3 +244,34 @@ def test_edges_of_the_image_are_drawn():
     image = flat(50, 53)  # width not a multiple of 8
     out = render(image, [polygon_mask(shapely.box(30, 30, 80, 80))], style=Style(fill=(255, 0, 0)))
     assert changed(out, image)[49, 52] and changed(out, image)[35, 52]
+
+
+@pytest.mark.parametrize("style", [Style(), Style(concentric_lines=True)],
+                         ids=["filled", "concentric"])
+def test_coverage_buffers_are_left_clean_for_the_next_render(style):
+    from rasterisation.render import raster
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (150, 203, 3), dtype=np.uint8)
+    render(image, ALL_MASKS, style=style)
+    assert raster._POOL.free and not any(bufs.any() for bufs in raster._POOL.free)
+
+
+def test_odd_properties_fall_back_to_defaults():
+    image = flat()
+    odd = [float("inf"), float("nan"), "abc", None, -3, 1e30]
+    masks = [
+        Mask("point_mask", "p", tuple(Feature(shapely.Point(10 + 12 * i, 20), {"radius": v})
+                                      for i, v in enumerate(odd))),
+        Mask("polyline_mask", "l", tuple(
+            Feature(shapely.LineString([(5, 30 + 10 * i), (90, 30 + 10 * i)]), {"width": v})
+            for i, v in enumerate(odd))),
+        Mask("polygon_mask", "g", tuple(Feature(shapely.box(5, 5, 40, 40), {"intensity": v})
+                                        for v in odd)),
+        Mask("heatmap_mask", "h", tuple(
+            Feature(shapely.Point(60, 60).buffer(30 - 4 * i), {"level": v})
+            for i, v in enumerate(odd))),
+    ]
+    for concentric in (False, True):
+        out = render(image, masks, style=Style(concentric_lines=concentric))
+        assert changed(out, image).any()
