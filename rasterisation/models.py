@@ -139,7 +139,11 @@ class ImageFace(db.Model):
 
 
 class AnalysisRecord(db.Model):
-    """One algorithm's result on one image, in one coordinate space (GeoJSON + metrics)."""
+    """One algorithm's result on one image, in one coordinate space.
+
+    ``summary`` is the result without its geometry (metrics, areas, feedback) and ``masks``
+    the geometry alone: a cached masks request reads only the small ``summary``.
+    """
 
     __tablename__ = "analyses"
     __table_args__ = (sa.UniqueConstraint("image_id", "tech_name", "version", "image_type",
@@ -151,7 +155,8 @@ class AnalysisRecord(db.Model):
     tech_name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     version: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     image_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)
-    result: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    summary: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    masks: Mapped[list] = mapped_column(sa.JSON, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 

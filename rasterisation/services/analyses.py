@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from algorithms import registry
 from algorithms.types import IMAGE_TYPES, AnalysisResult, result_from_dict, validate_choice
@@ -62,10 +63,12 @@ class StoredPhoto:
         self._pixels: np.ndarray | None = None
         self._photo: PhotoAnalysis | None = None
         self._face_row: ImageFace | None | bool = False  # False: not looked up yet
+        # the geometry column is loaded only when a result's masks are needed
         self._records = {
             (r.tech_name, r.version, r.image_type): r
             for r in db.session.scalars(
-                sa.select(AnalysisRecord).where(AnalysisRecord.image_id == image.id))}
+                sa.select(AnalysisRecord).where(AnalysisRecord.image_id == image.id)
+                .options(defer(AnalysisRecord.masks)))}
 
     # ---------------------------------------------------------------- pixels and face
     @property
@@ -125,7 +128,12 @@ class StoredPhoto:
         return self.photo.picture("restored")  # raises MaskError when there is no face
 
     # ---------------------------------------------------------------- results
-    def result(self, tech_name: str, image_type: str) -> AnalysisResult:
+    def summary(self, tech_name: str, image_type: str) -> AnalysisResult:
+        """The result without its geometry (``masks`` empty): metrics, areas, feedback."""
+        return self.result(tech_name, image_type, geometry=False)
+
+    def result(self, tech_name: str, image_type: str, *, geometry: bool = True
+               ) -> AnalysisResult:
         """``tech_name``'s result in ``image_type`` coordinates; computed at most once."""
         validate_choice("image_type", image_type, IMAGE_TYPES)
         try:
@@ -134,7 +142,9 @@ class StoredPhoto:
             raise MaskError(str(exc)) from None
         record = self._records.get((tech_name, algorithm.version, image_type))
         if record is not None:
-            return result_from_dict(record.result)
+            doc = dict(record.summary)
+            doc["masks"] = record.masks if geometry else []
+            return result_from_dict(doc)
         if image_type == "restored" and self.face_row is not None and not self.face_row.has_face:
             raise MaskError("no face was found in this image, so it has no restored image; "
                             "ask for image_type=original")
@@ -149,9 +159,10 @@ class StoredPhoto:
         for space, res in spaces.items():
             key = (tech_name, algorithm.version, space)
             if key not in self._records:
+                doc = res.to_dict()
                 record = AnalysisRecord(image_id=self.image.id, tech_name=tech_name,
                                         version=algorithm.version, image_type=space,
-                                        result=res.to_dict())
+                                        masks=doc.pop("masks"), summary=doc)
                 self._records[key] = record
                 self._commit(record)
         if image_type not in spaces:
@@ -159,10 +170,10 @@ class StoredPhoto:
                             "ask for image_type=original")
         return spaces[image_type]
 
-    def feedback(self, image_type: str) -> dict:
+    def feedback(self) -> dict:
         """The quality check's feedback (problem codes), shown with every mask."""
         try:
-            return dict(self.result("quality", "original").feedback)
+            return dict(self.summary("quality", "original").feedback)
         except MaskError as exc:  # quality itself unavailable: say so, do not hide it
             return {"problems": [], "error": str(exc)}
 

@@ -34,8 +34,9 @@ class MaskSpec:
     sub_metrics: bool = False
 
 
-def _render_bytes(photo: StoredPhoto, result, spec: MaskSpec, *, image_type: str, fmt: str,
+def _render_bytes(photo: StoredPhoto, spec: MaskSpec, *, image_type: str, fmt: str,
                   mask_over_image: bool) -> tuple[bytes, str]:
+    result = photo.result(spec.algorithm_tech_name, image_type)
     picture = photo.picture(image_type)
     if fmt == SVG:
         background = encode(picture, format="jpeg") if mask_over_image else None
@@ -59,13 +60,13 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
                 "error": None, "main_metric": None, "sub_metrics": None, "feedback": {}}
         try:
             algorithm = registry.get(spec.algorithm_tech_name)
-            result = photo.result(algorithm.tech_name, image_type)
-            item["feedback"] = photo.feedback(image_type)
+            result = photo.summary(algorithm.tech_name, image_type)
+            item["feedback"] = photo.feedback()
             style_key = spec.style.cache_key() + ("-bg" if fmt == SVG and mask_over_image else "")
             key = (image_type, algorithm.tech_name, algorithm.version, style_key, fmt)
             record = renders.get(key)
             if record is None:
-                data, content_type = _render_bytes(photo, result, spec, image_type=image_type,
+                data, content_type = _render_bytes(photo, spec, image_type=image_type,
                                                    fmt=fmt, mask_over_image=mask_over_image)
                 storage_key = (f"{image.prefix}renders/{image_type}/{algorithm.tech_name}-"
                                f"{algorithm.version}-{style_key}.{_EXTENSIONS[fmt]}")

@@ -1,0 +1,172 @@
+"""End-to-end speed of the v4 masks call against a real `rasterisation serve`.
+
+Measures, in one run, on a 2048 px portrait:
+
+1. a 5-mask v4 request on a photo the service has never seen (upload excluded): face,
+   restored image, five algorithms, five renders, five stored JPEGs, five signed URLs;
+2. the same request repeated (everything cached: only URLs are signed);
+3. 16 concurrent clients for DURATION seconds on cached requests against 4 gunicorn workers:
+   requests/s, p50/p99 latency and the error count.
+
+Usage: .venv/bin/python benchmarks/masks_endpoint.py [--duration 60] [--new 5] [--repeat 30]
+Goals (issue 5): new <= 2.5 s median, repeated <= 50 ms median, no errors under load.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import requests
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MASKS = ["pores", "lines", "redness", "pigmentation", "acne"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def portrait_2048(seed: int) -> bytes:
+    with Image.open(ROOT / "tests/data/photos/london_021.jpg") as im:
+        rgb = np.asarray(im.convert("RGB"))
+    big = cv2.resize(rgb, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    big[0, 0] = seed % 256  # a different photo each time, as far as any cache could tell
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def cli(env, *args) -> str:
+    return subprocess.run([str(BIN / "rasterisation"), *args], env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def percentile(values, q):
+    return float(np.percentile(np.asarray(values), q))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--new", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="rst-bench-")
+    port = free_port()
+    env = {**os.environ, "RASTERISATION_DATA_DIR": data_dir, "RASTERISATION_PORT": str(port)}
+    cli(env, "db", "upgrade")
+    company = cli(env, "companies", "create", "bench")
+    token = cli(env, "tokens", "create", "--company", company)
+    server = subprocess.Popen([str(BIN / "rasterisation"), "serve", "--workers",
+                               str(args.workers), "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        session = requests.Session()
+        session.headers.update(headers)
+        url = f"{base}/service/rasterisation/v4/masks/?company_id={company}"
+
+        def body(image_id):
+            return {"image_id": image_id, "image_type": "original",
+                    "masks": [{"algorithm_tech_name": m, "main_metric": True,
+                               "sub_metrics": True} for m in MASKS]}
+
+        # warm every worker's models and imports (first call per process loads them)
+        warm = session.post(f"{base}/api/v1/companies/{company}/images/",
+                            files={"file": ("w.jpg", portrait_2048(999))}).json()["id"]
+        for _ in range(args.workers * 2):
+            session.post(url, json=body(warm)).raise_for_status()
+
+        new_times = []
+        image_id = None
+        for i in range(args.new):
+            image_id = session.post(f"{base}/api/v1/companies/{company}/images/",
+                                    files={"file": (f"p{i}.jpg", portrait_2048(i))}).json()["id"]
+            t = time.perf_counter()
+            r = session.post(url, json=body(image_id))
+            new_times.append(time.perf_counter() - t)
+            r.raise_for_status()
+            assert all(item["error"] is None for item in r.json()), r.json()
+
+        repeat_times = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            session.post(url, json=body(image_id)).raise_for_status()
+            repeat_times.append(time.perf_counter() - t)
+
+        latencies: list[float] = []
+        errors = [0]
+        stop = time.perf_counter() + args.duration
+        lock = threading.Lock()
+
+        def client():
+            s = requests.Session()
+            s.headers.update(headers)
+            mine, bad = [], 0
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                try:
+                    ok = s.post(url, json=body(image_id), timeout=30).status_code == 200
+                except requests.RequestException:
+                    ok = False
+                mine.append(time.perf_counter() - t)
+                bad += not ok
+            with lock:
+                latencies.extend(mine)
+                errors[0] += bad
+
+        threads = [threading.Thread(target=client) for _ in range(args.clients)]
+        t0 = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        elapsed = time.perf_counter() - t0
+    finally:
+        server.terminate()  # gunicorn: graceful stop of the workers
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+    new_med = statistics.median(new_times)
+    rep_med = statistics.median(repeat_times)
+    print(f"5-mask v4 request, new 2048 px photo: median {new_med * 1000:.0f} ms "
+          f"(n={len(new_times)}, min {min(new_times) * 1000:.0f}, max {max(new_times) * 1000:.0f})"
+          f" goal <= 2500 ms")
+    print(f"same request repeated (cached):      median {rep_med * 1000:.1f} ms "
+          f"(n={len(repeat_times)}, p90 {percentile(repeat_times, 90) * 1000:.1f}) goal <= 50 ms")
+    print(f"ratio new / repeated: {new_med / rep_med:.0f}x")
+    print(f"load: {args.clients} clients x {args.duration:.0f} s, {args.workers} workers, cached: "
+          f"{len(latencies) / elapsed:.1f} req/s, p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+          f"p99 {percentile(latencies, 99) * 1000:.0f} ms, errors {errors[0]} of {len(latencies)}")
+
+
+if __name__ == "__main__":
+    main()
