@@ -11,7 +11,11 @@ sparse blend):
   with their holes, filled levels), coordinates prepared beforehand.
 
 Timings alternate ours / floor, and the medians and their ratio are printed (goal: ratio
-<= 1.5). ``--write`` also replaces the "## Rendering" section of docs/benchmarks.md.
+<= 1.5), with the ratio of CPU times beside (steadier when other processes share the
+machine). OpenCV runs single-threaded, as in a server where parallelism comes from
+concurrent requests (its thread pool slowed our dilations 2-5x on a loaded machine); both
+sides are then single-core work. ``--write`` also replaces the "## Rendering" section of
+docs/benchmarks.md.
 
     .venv/bin/python benchmarks/render.py [--repeat 9] [--write]
 """
@@ -121,6 +125,7 @@ def floor_draw(mask: Mask, h: int, w: int):
 
 # ------------------------------------------------------------------ timing
 def measure(repeat: int) -> list[dict]:
+    cv2.setNumThreads(1)
     with Image.open(PHOTO) as im:
         base = np.asarray(im.convert("RGB"))
     rows = []
@@ -157,7 +162,9 @@ def measure(repeat: int) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict], repeat: int) -> str:
+def table(rows: list[dict], repeat: int, load: tuple[float, float]) -> str:
+    shared = (" (above the core count: other processes shared the cores, so the timings are "
+              "inflated and noisy)" if max(load) > (os.cpu_count() or 1) else "")
     lines = [
         "## Rendering",
         "",
@@ -165,9 +172,11 @@ def table(rows: list[dict], repeat: int) -> str:
         "render + JPEG (4:4:4, q90) encode of one mask over a photo, against a floor measured",
         "in the same run: JPEG encode alone + the fastest anti-aliased draw of the same",
         "geometry (OpenCV, one-channel uint8, coordinates prepared beforehand). Medians of "
-        f"{repeat} alternating runs; goal: ratio <= 1.5.",
+        f"{repeat} alternating runs; goal: ratio <= 1.5. OpenCV single-threaded (both sides",
+        "single-core work); the CPU-time ratio is steadier when the machine is shared.",
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python "
-        f"{platform.python_version()}, OpenCV {cv2.__version__}.",
+        f"{platform.python_version()}, OpenCV {cv2.__version__}; 1-minute load average "
+        f"{load[0]:.1f} before and {load[1]:.1f} after the run{shared}.",
         "",
         "| image | mask | ours (ms) | floor (ms) | ratio | CPU-time ratio |",
         "|---|---|---:|---:|---:|---:|",
@@ -195,8 +204,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = ap.parse_args(argv)
+    before = os.getloadavg()[0]
     rows = measure(args.repeat)
-    text = table(rows, args.repeat)
+    text = table(rows, args.repeat, (before, os.getloadavg()[0]))
     print()
     print(text)
     if args.write:

@@ -34,6 +34,17 @@ def number(value, default: float, low: float = 0.0, high: float = MAX_SIZE) -> f
     return min(high, max(low, x)) if math.isfinite(x) else default
 
 
+def numbers(values: list, default: float, low: float = 0.0,
+            high: float = MAX_SIZE) -> np.ndarray:
+    """:func:`number` of each value, vectorised when they all convert (None is missing)."""
+    try:
+        arr = np.array(values, dtype=np.float64)  # None -> nan
+    except (TypeError, ValueError):
+        return np.array([number(v, default, low, high) for v in values], dtype=np.float64)
+    arr[~np.isfinite(arr)] = default
+    return np.clip(arr, low, high)
+
+
 def widths(style: Style, width: int, height: int) -> tuple[float | None, float, float]:
     """(forced line width or None, default polyline width, outline width) in px."""
     forced = style.line_width(width, height)
@@ -56,15 +67,17 @@ def points(mask: Mask) -> tuple[np.ndarray, np.ndarray]:
     """Centres (n, 2) and radii (n,) of a point mask (radii at least :data:`MIN_RADIUS`)."""
     parts, index = geo.explode([f.geometry for f in mask.features], "point")
     xy = shapely.get_coordinates(parts)
-    radii = np.array([number(mask.features[i].properties.get("radius"), DEFAULT_RADIUS,
-                             MIN_RADIUS) for i in index.tolist()])
+    features = mask.features
+    radii = numbers([features[i].properties.get("radius") for i in index.tolist()],
+                    DEFAULT_RADIUS, MIN_RADIUS)
     return xy, radii
 
 
 def line_widths(mask: Mask, forced: float | None, default: float) -> np.ndarray:
     """Stroke width of each feature of a polyline mask, px (>= 1)."""
-    return np.array([forced or number(f.properties.get("width"), default, 1.0)
-                     for f in mask.features])
+    if forced:
+        return np.full(len(mask.features), forced)
+    return numbers([f.properties.get("width") for f in mask.features], default, 1.0)
 
 
 def intensity_opacity(intensity) -> float:
