@@ -16,7 +16,6 @@ from skimage.color import rgb2lab
 from algorithms.types import Feature, Mask
 from rasterisation.render import DEFAULT_PALETTE, Style, render
 from rasterisation.render.style import FALLBACK_PALETTE
-from tests.conftest import PORTRAIT_NAMES, load_portrait
 
 PALETTES = {**DEFAULT_PALETTE, "fallback": FALLBACK_PALETTE}
 SKIN = (slice(600, 800), slice(500, 850))  # cheeks, nose and upper lip of the 1350 px portraits
@@ -46,9 +45,9 @@ def delta_e(a, b) -> float:
 
 
 @pytest.fixture(scope="module")
-def extremes() -> dict[str, np.ndarray]:
+def extremes(portraits) -> dict[str, np.ndarray]:
     """The darkest and the lightest portrait, by the luminance of their median skin."""
-    photos = {name: load_portrait(name) for name in PORTRAIT_NAMES}
+    photos = portraits
     skin = {name: luminance(np.median(p[SKIN].reshape(-1, 3), axis=0))
             for name, p in photos.items()}
     darkest, lightest = min(skin, key=skin.get), max(skin, key=skin.get)
