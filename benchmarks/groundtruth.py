@@ -91,7 +91,7 @@ def skin_like(image: np.ndarray, face, max_delta_e: float = 14.0) -> np.ndarray:
     cheeks = _regions(face, ("left_cheek", "right_cheek"))
     m = np.zeros(image.shape[:2], np.uint8)
     for p in getattr(cheeks, "geoms", [cheeks]):
-        cv2.fillPoly(m, [np.round(np.asarray(p.exterior.coords)).astype(np.int32)], 1)
+        cv2.fillPoly(m, _cv(p.exterior.coords), 1, cv2.LINE_8, 4)
     ref = np.median(lab[m > 0], axis=0)
     return np.linalg.norm(lab - ref, axis=2) <= max_delta_e
 
@@ -113,7 +113,7 @@ def _sample(rng, area: shapely.Geometry, n: int, min_dist: float, margin: float,
         p = (rng.uniform(x0, x1), rng.uniform(y0, y1))
         if not inner.contains(Point(p)):
             continue
-        if ok is not None and not ok[int(p[1]), int(p[0])]:
+        if ok is not None and not ok[int(p[1]), int(p[0])]:  # pixel holding p
             continue
         if any(math.hypot(p[0] - q[0], p[1] - q[1]) < min_dist for q in taken + out):
             continue
@@ -132,10 +132,16 @@ def _coverage(shape, draw: Callable[[np.ndarray], None], feather: float = 0.0) -
 
 
 S = 16  # cv2 sub-pixel shift factor (4 bits)
+# Truth geometry is in continuous pixel coordinates (pixel i spans [i, i + 1)), as the face
+# layer's; OpenCV draws with pixel centres at integers, hence the half-pixel shift.
 
 
 def _pt(p):
-    return (int(round(p[0] * S)), int(round(p[1] * S)))
+    return (int(round((p[0] - 0.5) * S)), int(round((p[1] - 0.5) * S)))
+
+
+def _cv(coords) -> list[np.ndarray]:
+    return [np.round((np.asarray(coords, float) - 0.5) * S).astype(np.int32)]
 
 
 # --------------------------------------------------------------------------- injection
@@ -185,7 +191,7 @@ def inject(image: np.ndarray, face, kind: str, n: int, seed: int = 0,
                 continue
             w = float(rng.uniform(1.0, 4.0))    # px, as the issue asks
             thick = max(1, int(round(w)))
-            poly = [np.round(pts * S).astype(np.int32)]
+            poly = _cv(pts)
             cov = _coverage(shape, lambda m: cv2.polylines(m, poly, False, 255, thick,
                                                            cv2.LINE_AA, 4))
             shade(cov, float(rng.uniform(0.3, 0.45)))
@@ -208,7 +214,7 @@ def inject(image: np.ndarray, face, kind: str, n: int, seed: int = 0,
                 rot = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]])
                 poly = Polygon(np.asarray(p) + xy @ rot.T)
                 k = float(rng.uniform(0.3, 0.45))
-            pts = [np.round(np.asarray(poly.exterior.coords) * S).astype(np.int32)]
+            pts = _cv(poly.exterior.coords)
             cov = _coverage(shape, lambda m: cv2.fillPoly(m, pts, 255, cv2.LINE_AA, 4),
                             feather=0.25 * mm)
             if kind == "acne":
@@ -225,7 +231,7 @@ def inject(image: np.ndarray, face, kind: str, n: int, seed: int = 0,
         cheek = regs["left_cheek"] if "left_cheek" in regs else _regions(face, ("nose",))
         c = cheek.centroid
         sigma = 10.0 * mm
-        yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+        yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32) + 0.5
         cov = np.exp(-((xx - c.x) ** 2 + (yy - c.y) ** 2) / (2 * sigma ** 2))
         absorb(cov, 0.35, HAEMOGLOBIN)
         # the flush's half-maximum disk, clipped to the skin
@@ -239,7 +245,7 @@ def inject(image: np.ndarray, face, kind: str, n: int, seed: int = 0,
             if name not in regs:
                 continue
             band = regs[name]
-            pts = [np.round(np.asarray(band.exterior.coords) * S).astype(np.int32)]
+            pts = _cv(band.exterior.coords)
             cov = _coverage(shape, lambda m: cv2.fillPoly(m, pts, 255, cv2.LINE_AA, 4),
                             feather=1.0 * mm)
             shade(cov, 0.22)

@@ -93,7 +93,11 @@ def face_from_eyes(image: np.ndarray, right_eye, left_eye) -> FaceGeometry:
         pre = np.diag([src.shape[1] / w0, src.shape[0] / h0])
         warp = fwd.copy()
         warp[:, :2] = fwd[:, :2] @ np.linalg.inv(pre)
-    restored = cv2.warpAffine(src, warp, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
+    # maps are in continuous pixel coordinates (pixel i spans [i, i + 1)); OpenCV indexes
+    # pixel centres at integers
+    idx = warp.copy()
+    idx[:, 2] = warp[:, :2] @ [0.5, 0.5] + warp[:, 2] - 0.5
+    restored = cv2.warpAffine(src, idx, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
     h, w = image.shape[:2]
     return FaceGeometry(

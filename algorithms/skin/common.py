@@ -133,27 +133,45 @@ def _filter1d(x: torch.Tensor, k: torch.Tensor, dim: int) -> torch.Tensor:
     return out.reshape(shape)
 
 
+def _halve(x: torch.Tensor) -> torch.Tensor:
+    """Blur at 1 px and keep the even rows and columns: sample j is pixel 2j."""
+    return _direct_blur(x, HALVE_SIGMA)[..., ::2, ::2]
+
+
+def _double(y: torch.Tensor, shape) -> torch.Tensor:
+    """Linear interpolation back to ``shape``: pixel p reads sample p / 2 (inverse of _halve)."""
+    h, w = shape[-2:]
+    yp = torch.cat((y, y[..., -1:, :]), -2)
+    rows = torch.stack((yp[..., :-1, :], (yp[..., :-1, :] + yp[..., 1:, :]) / 2), -2)
+    rows = rows.reshape(*y.shape[:-2], -1, y.shape[-1])[..., :h, :]
+    rp = torch.cat((rows, rows[..., -1:]), -1)
+    out = torch.stack((rp[..., :-1], (rp[..., :-1] + rp[..., 1:]) / 2), -1)
+    return out.reshape(*rows.shape[:-1], -1)[..., :w]
+
+
+HALVE_SIGMA = 1.0
+DECIMATE_FROM = 3.0  # px; blurs at least this wide run on a half-size copy (recursively)
+
+
+def _direct_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    k = _kernel(sigma, x.device)
+    return _filter1d(_filter1d(x, k, -1), k, -2)
+
+
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian blur of the last two dims with ``sigma`` pixels.
 
-    Large sigmas (> 6 px) are done on an average-pooled copy and upsampled bilinearly: the
-    result is the same to well under one grey level for the smooth backgrounds they serve,
-    at a fraction of the cost.
+    A Gaussian pyramid: blurs of DECIMATE_FROM px and more blur at 1 px, keep every other
+    pixel, blur the half-size copy by sqrt(sigma^2 - 1) / 2 (recursively) and interpolate
+    back. Gaussians compose, so the result is the same blur to a small fraction of an L*
+    unit (no shift), at a quarter of the cost per halving.
     """
     if sigma <= 0.1:
         return x
-    if sigma > 6.0:
-        f = max(2, int(sigma // 3))
-        h, w = x.shape[-2:]
-        shape = x.shape
-        x4 = x.reshape(-1, 1, h, w)
-        small = F.avg_pool2d(x4, f, ceil_mode=True, count_include_pad=False)
-        s = math.sqrt(max(sigma ** 2 - (f ** 2 - 1) / 12.0, 0.25)) / f
-        small = blur(small, s)
-        return F.interpolate(small, size=(h, w), mode="bilinear",
-                             align_corners=False).reshape(shape)
-    k = _kernel(sigma, x.device)
-    return _filter1d(_filter1d(x, k, -1), k, -2)
+    if sigma >= DECIMATE_FROM and min(x.shape[-2:]) >= 16:
+        small = blur(_halve(x), math.sqrt(sigma ** 2 - HALVE_SIGMA ** 2) / 2)
+        return _double(small, x.shape)
+    return _direct_blur(x, sigma)
 
 
 def masked_blur(x: torch.Tensor, mask: torch.Tensor, sigma: float,
@@ -171,8 +189,15 @@ def hessian_eigenvalues(x: torch.Tensor, sigma: float) -> tuple[torch.Tensor, to
     """Scale-normalised Hessian eigenvalues ``(l1 >= l2)`` of ``x`` blurred at ``sigma``.
 
     A dark line (valley) gives ``l1 >> 0`` and ``|l2|`` small; multiplied by sigma**2 so
-    responses at different scales compare (Lindeberg's gamma = 1 normalisation).
+    responses at different scales compare (Lindeberg's gamma = 1 normalisation). Being
+    dimensionless, the normalised values of wide scales (>= DECIMATE_FROM px) are computed
+    on the half-size copy of the pyramid and interpolated back (differentiating an
+    interpolated blur instead would give spikes at the interpolation knots).
     """
+    if sigma >= DECIMATE_FROM and min(x.shape[-2:]) >= 16:
+        small = _halve(x)
+        l1, l2 = hessian_eigenvalues(small, math.sqrt(sigma ** 2 - HALVE_SIGMA ** 2) / 2)
+        return _double(l1, x.shape), _double(l2, x.shape)
     g = blur(x, sigma)
     gp = F.pad(g.reshape(1, 1, *g.shape[-2:]), (1, 1, 1, 1), mode="replicate")[0, 0]
     c = gp[1:-1, 1:-1]
@@ -186,6 +211,18 @@ def hessian_eigenvalues(x: torch.Tensor, sigma: float) -> tuple[torch.Tensor, to
 
 
 # --------------------------------------------------------------------------- geometry
+# Geometry uses continuous pixel coordinates, as the face layer does: pixel (row i, col j)
+# covers [j, j + 1) x [i, i + 1), so its centre is (j + 0.5, i + 0.5). Array indices are
+# converted with PIXEL_CENTRE on the way out (features) and in (rasterising regions).
+PIXEL_CENTRE = 0.5
+
+
+def index_to_xy(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Array indices -> ``(N, 2)`` x, y of the pixel centres."""
+    return np.stack([np.asarray(cols, float) + PIXEL_CENTRE,
+                     np.asarray(rows, float) + PIXEL_CENTRE], axis=1)
+
+
 def _rings(geom: BaseGeometry) -> Iterable[Polygon]:
     if geom.is_empty:
         return ()
@@ -200,11 +237,13 @@ def rasterise(geom: BaseGeometry | None, shape: tuple[int, int]) -> np.ndarray:
     if geom is None:
         return mask.astype(bool)
     shift = 4  # 1/16 px sub-pixel precision
+
+    def ring(coords):
+        return np.round((np.asarray(coords) - PIXEL_CENTRE) * (1 << shift)).astype(np.int32)
+
     for poly in _rings(geom):
-        ext = np.round(np.asarray(poly.exterior.coords) * (1 << shift)).astype(np.int32)
-        cv2.fillPoly(mask, [ext], 1, lineType=cv2.LINE_8, shift=shift)
-        holes = [np.round(np.asarray(r.coords) * (1 << shift)).astype(np.int32)
-                 for r in poly.interiors]
+        cv2.fillPoly(mask, [ring(poly.exterior.coords)], 1, lineType=cv2.LINE_8, shift=shift)
+        holes = [ring(r.coords) for r in poly.interiors]
         if holes:
             cv2.fillPoly(mask, holes, 0, lineType=cv2.LINE_8, shift=shift)
     return mask.astype(bool)
@@ -216,23 +255,25 @@ def polygons_from_mask(mask: np.ndarray, min_area_px: float = 0.0,
     """Outer contours (with holes) of a binary mask as shapely polygons, pixel coordinates.
 
     Each boundary is moved out by half a pixel (contours run through boundary pixel
-    centres), tiny ones dropped, and vertices simplified to ``simplify_px``.
+    centres), tiny ones dropped, and vertices simplified to ``simplify_px``. ``offset`` is
+    added to the array indices (a crop's origin).
     """
     m = np.ascontiguousarray(mask, dtype=np.uint8)
     if not m.any():
         return []
     contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE,
                                            offset=offset)
+    contours = [c[:, 0, :].astype(np.float64) + PIXEL_CENTRE for c in contours]
     hierarchy = hierarchy[0]
     out: list[Polygon] = []
     for i, (_nxt, _prv, child, parent) in enumerate(hierarchy):
         if parent != -1:
             continue
-        shell = contours[i][:, 0, :].astype(np.float64)
+        shell = contours[i]
         holes = []
         j = child
         while j != -1:
-            h = contours[j][:, 0, :].astype(np.float64)
+            h = contours[j]
             if len(h) >= 3:
                 holes.append(h)
             j = hierarchy[j][0]
@@ -437,8 +478,8 @@ def features_by_area(points: np.ndarray, skin: SkinImage, areas: Sequence[str]
     h, w = skin.shape
     if len(points) == 0:
         return {a: np.zeros(0, bool) for a in areas}
-    xi = np.clip(np.round(points[:, 0]).astype(int), 0, w - 1)
-    yi = np.clip(np.round(points[:, 1]).astype(int), 0, h - 1)
+    xi = np.clip(np.floor(points[:, 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.floor(points[:, 1]).astype(int), 0, h - 1)
     return {a: skin.area_mask(a)[yi, xi] for a in areas}
 
 
@@ -491,12 +532,16 @@ def local_maxima_3d(stack: torch.Tensor, candidates: torch.Tensor):
 
 
 def local_difference(skin: SkinImage, channel: torch.Tensor, zone: np.ndarray,
-                     smooth_mm: float, background_mm: float) -> np.ndarray:
+                     smooth_mm: float, background_mm: float,
+                     exclude_above: float | None = None) -> np.ndarray:
     """``smooth(channel) - background(channel)`` inside ``zone`` (numpy, full size).
 
     Both are normalised (masked) blurs over the zone only, so what lies outside it (eyes,
-    brows, hair, background) neither darkens nor reddens the reference. Computed on the
-    zone's bounding box.
+    brows, hair, background) neither darkens nor reddens the reference. With
+    ``exclude_above``, the background is estimated twice: the second time without the pixels
+    that rose more than that above the first estimate, so spots, hair strands and
+    neighbouring features do not lift their own reference (a robust local background).
+    Computed on the zone's bounding box.
     """
     out = np.zeros(skin.shape, np.float32)
     if not zone.any():
@@ -506,6 +551,8 @@ def local_difference(skin: SkinImage, channel: torch.Tensor, zone: np.ndarray,
     zt = torch.from_numpy(zone[ys, xs].copy()).to(ch.device)
     fine = masked_blur(ch, zt, skin.px(smooth_mm))
     coarse = masked_blur(ch, zt, skin.px(background_mm))
+    if exclude_above is not None:
+        coarse = masked_blur(ch, zt & (fine - coarse <= exclude_above), skin.px(background_mm))
     out[ys, xs] = (fine - coarse).cpu().numpy()
     return out
 

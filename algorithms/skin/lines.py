@@ -32,7 +32,7 @@ AREAS = ("forehead", "left_cheek", "right_cheek", "chin", "left_eye_area", "righ
 SCALES_MM = (0.25, 0.40, 0.65, 1.00, 1.60)  # Hessian scales; line widths ~0.4-6 mm
 BLOB_BETA = 0.5       # how round a valley may be before it is a blob, not a line
 RIDGE_GAIN = 0.45     # V = RIDGE_GAIN * depth (L*) for a drawn line at its best scale
-DEPTH_HIGH = 7.0      # L*: a line must reach this depth somewhere (strong seed)
+DEPTH_HIGH = 5.5      # L*: a line must reach this depth somewhere (strong seed)
 DEPTH_LOW = 3.5       # L*: and is followed while deeper than this (weak)
 LENGTH_MIN_MM = 3.0   # shorter valleys are texture, not lines
 DEEP_WIDTH_MM = 1.2   # wider than this ...
@@ -152,7 +152,7 @@ def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
         yy, xx = path[:, 0], path[:, 1]
         d = float(np.median(depth[yy, xx]))
         w = float(np.median(scale_arr[arg[yy, xx]])) * WIDTH_PER_SCALE
-        pts = np.stack([xx + xs.start, yy + ys.start], 1).astype(float)
+        pts = C.index_to_xy(yy + ys.start, xx + xs.start)
         line = LineString(pts).simplify(0.75)
         deep = w >= skin.px(DEEP_WIDTH_MM) and d >= DEEP_DEPTH
         poly = None

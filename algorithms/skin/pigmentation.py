@@ -1,19 +1,25 @@
 """Pigmentation: brown spots, excess melanin against the surrounding skin, as polygons.
 
-Method (docs/algorithms.md#pigmentation): darkness D = background(L*) - smooth(L*) and
-melanin excess dM = smooth(M) - background(M), where M is the melanin index of
+Method (docs/algorithms.md#pigmentation): darkness D = smooth(Y_od) - background(Y_od), with
+Y_od = -100 log10(Y) the optical density of linear luminance (so a spot of given melanin
+reads the same on light and dark skin), and melanin excess dM = smooth(M) - background(M),
+where M is the melanin index of
 :func:`algorithms.skin.common.chromophore_indices` (optical density projected so that shading
 and haemoglobin cancel) and smooth / background are masked Gaussians (SMOOTH_MM or
-MEL_SMOOTH_MM, and BACKGROUND_MM) over the skin zone only. A pixel is pigment when it is dark
+MEL_SMOOTH_MM, and BACKGROUND_MM) over the skin zone only; the background is robust
+(estimated again without the pixels more than DEPTH_LOW above the first estimate, so hair
+and neighbouring spots do not lift it). A pixel is pigment when it is dark
 and its melanin excess explains the darkness (dM >= MEL_RATIO * D; a shadow darkens with
 dM ~ 0). Spots are the components of pigment D > DEPTH_LOW holding a pixel > DEPTH_HIGH,
 AREA_MIN_MM2..AREA_MAX_MM2 in area, at least THICK_MIN_MM thick and at most ASPECT_MAX times
-longer than wide (so pores, lines, hair strands and folds are not spots). Score from the pigmented share of the skin weighted by depth (L*):
+longer than wide (so pores, lines, hair strands and folds are not spots). Depth is reported
+in L* below the surroundings. Score from the pigmented share of the skin weighted by depth (L*):
 100 * exp(-sum(area * depth / 5) / zone_area / LOAD_REF).
 """
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from algorithms.registry import Algorithm, MetricSpec, register
 from algorithms.skin import common as C
@@ -25,11 +31,12 @@ AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin", "left_eye_area
 SMOOTH_MM = 0.35
 BACKGROUND_MM = 6.0
 MEL_SMOOTH_MM = 0.8   # the melanin index is noisier (blue channel): smoothed more
-DEPTH_HIGH = 4.0      # L* below the surroundings (seed)
-DEPTH_LOW = 2.0       # (extent)
-MEL_RATIO = 0.9       # melanin index units per L* of darkness for a pixel to be pigment
+DEPTH_HIGH = 6.0      # luminance density (index units) above the surroundings (seed)
+DEPTH_LOW = 3.0       # (extent)
+MEL_RATIO = 0.6       # melanin excess per unit of darkness for a pixel to be pigment
+                      # (melanin alone gives ~1.0, a shadow ~0)
 ASPECT_MAX = 3.5
-AREA_MIN_MM2 = 2.0
+AREA_MIN_MM2 = 3.0
 AREA_MAX_MM2 = 400.0
 THICK_MIN_MM = 1.2
 LOAD_REF = 0.012      # depth-weighted pigmented share of the skin at which the score is 36.8
@@ -42,7 +49,7 @@ class Pigmentation(Algorithm):
     mask_types = ("polygon_mask",)
     areas = AREAS
     description = ("Spots darker than the skin around them (6 mm masked background) whose "
-                   "darkening is melanin, not shadow; >= 2 mm2; polygons with depth in L*.")
+                   "darkening is melanin, not shadow; >= 3 mm2; polygons with depth in L*.")
     metrics = (
         MetricSpec("pigmentation", "pigmentation_score", "bad_good_line", None,
                    "100*exp(-depth-weighted pigmented share / 0.012)"),
@@ -94,14 +101,29 @@ class Pigmentation(Algorithm):
                              (Mask("polygon_mask", "pigmentation", feats),))
 
 
+def luminance_density(skin: C.SkinImage) -> torch.Tensor:
+    """Optical density of luminance, in index units: -100 log10(Y) of linear light."""
+    lin = C.linear_rgb(skin.rgb)
+    y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return -C.OD_TO_INDEX * torch.log(y.clamp_min(1e-4))
+
+
 def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
     """Dark spots whose darkening is melanin, not shadow (see the module docstring)."""
-    dark = -C.local_difference(skin, skin.lab[0], zone, SMOOTH_MM, BACKGROUND_MM)
-    mel = C.local_difference(skin, skin.melanin, zone, MEL_SMOOTH_MM, BACKGROUND_MM)
+    dark = C.local_difference(skin, luminance_density(skin), zone, SMOOTH_MM, BACKGROUND_MM,
+                              exclude_above=DEPTH_LOW)
+    mel = C.local_difference(skin, skin.melanin, zone, MEL_SMOOTH_MM, BACKGROUND_MM,
+                             exclude_above=DEPTH_LOW)
     pigment = np.where(mel >= MEL_RATIO * dark, dark, 0.0)
     spots = C.spot_components(pigment, zone, skin, DEPTH_HIGH, DEPTH_LOW, AREA_MIN_MM2,
                               AREA_MAX_MM2, THICK_MIN_MM, ASPECT_MAX)
+    if not spots:
+        return spots
+    dark_l = C.local_difference(skin, -skin.lab[0], zone, SMOOTH_MM, BACKGROUND_MM,
+                                 exclude_above=DEPTH_LOW)
     for s in spots:
         m = C.rasterise(s["polygon"], skin.shape)
+        s["density"] = s["intensity"]
         s["melanin"] = float(mel[m].mean()) if m.any() else 0.0
+        s["intensity"] = float(dark_l[m].mean()) if m.any() else 0.0  # reported in L*
     return spots

@@ -5,8 +5,9 @@ channel is blurred at a geometric series of scales; each pair of neighbouring sc
 difference of Gaussians DoG_i = (G(s_{i+1}) - G(s_i)) / (k - 1), which approximates the
 scale-normalised Laplacian s^2 * lap(G * L) and so answers a dark disk of radius r = s * sqrt(2)
 with a value proportional to its contrast whatever its size. Local maxima over (scale, y, x)
-whose response exceeds ``CONTRAST_MIN`` (calibrated in L* units of a disk's depth) are pores;
-radius = sqrt(2) * s of the best scale. The score counts pores per cm2, each weighted by how
+whose response exceeds ``CONTRAST_MIN`` (calibrated in L* units of a disk's depth) and whose
+Hessian there is round (l2 / l1 >= ROUNDNESS_MIN, not a stretch of a fold or a hair) are
+pores; radius = sqrt(2) * s of the best scale. The score counts pores per cm2, each weighted by how
 clearly it clears the threshold, so a pore on the edge of detection weighs little and the
 score does not jump when resolution or compression nudge it across.
 """
@@ -26,13 +27,15 @@ ZONE = ("forehead", "glabella", "nose", "left_cheek", "right_cheek", "chin")
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
 
 R_MIN_MM = 0.30       # smallest pore radius looked for
-R_MAX_MM = 3.20       # largest (beyond: a mole or a spot, see pigmentation)
+R_MAX_MM = 4.00       # largest (beyond: a mole or a spot, see pigmentation)
 SCALE_STEP = 1.26     # ratio of neighbouring blur scales (3 per octave)
 # Response of the normalised DoG to a dark disk of depth d is ~ DOG_GAIN * d (measured on
 # drawn disks over the whole radius range); a pore is a blob at least CONTRAST_MIN deep.
 DOG_GAIN = 0.60
 CONTRAST_MIN = 5.0    # L* units of depth
 CONTRAST_FULL = 10.0  # depth at which a pore counts fully in the score
+NESTED_DEPTH_RATIO = 0.6  # a larger blob this deep absorbs the small ones inside it
+ROUNDNESS_MIN = 0.35  # Hessian l2/l1 at the blob: below it the "blob" is a stretch of line
 DENSITY_REF = 12.0    # weighted pores per cm2 at which the score is 36.8 (= 100/e)
 
 
@@ -125,33 +128,63 @@ def detect(skin: C.SkinImage, zone: np.ndarray):
     if len(idx) == 0:
         return empty
     s_idx, yy, xx = idx[:, 0], idx[:, 1], idx[:, 2]
+    round_ = _roundness(blurred, sig, s_idx, yy, xx) >= ROUNDNESS_MIN
+    s_idx, yy, xx, vals = s_idx[round_], yy[round_], xx[round_], vals[round_]
     # scale of DoG_i is the geometric mean of its two blurs
     s_mid = np.array([math.sqrt(sig[i] * sig[i + 1]) for i in range(len(sig) - 1)])
     radii = s_mid[s_idx] * math.sqrt(2)
-    pts = np.stack([xx + xs.start, yy + ys.start], axis=1).astype(np.float64)
+    pts = C.index_to_xy(yy + ys.start, xx + xs.start)
     depth = vals / DOG_GAIN
     keep = _suppress_overlaps(pts, radii, depth)
     return pts[keep], radii[keep], depth[keep]
 
 
+def _roundness(blurred, sig, s_idx, yy, xx) -> np.ndarray:
+    """l2 / l1 of the Hessian at each detection's own scale: 1 for a round blob, ~0 along a
+    line or fold (where DoG also peaks; SIFT's edge test, Lowe 2004)."""
+    out = np.zeros(len(s_idx))
+    for i in np.unique(s_idx):
+        sel = np.flatnonzero(s_idx == i)
+        g = blurred[i + 1]
+        h = max(1, int(round(sig[i + 1] / 2)))
+        H, W = g.shape
+        y = torch.from_numpy(yy[sel]).to(g.device)
+        x = torch.from_numpy(xx[sel]).to(g.device)
+
+        def at(dy, dx):
+            return g[(y + dy).clamp(0, H - 1), (x + dx).clamp(0, W - 1)]
+
+        c = at(0, 0)
+        dxx = at(0, h) - 2 * c + at(0, -h)
+        dyy = at(h, 0) - 2 * c + at(-h, 0)
+        dxy = (at(h, h) - at(h, -h) - at(-h, h) + at(-h, -h)) / 4
+        half, disc = (dxx + dyy) / 2, torch.sqrt(((dxx - dyy) / 2) ** 2 + dxy ** 2)
+        l1, l2 = half + disc, half - disc
+        out[sel] = (l2 / l1.clamp_min(1e-6)).cpu().numpy()
+    return out
+
+
 def _suppress_overlaps(pts, radii, depth):
-    """Keep the deepest of blobs whose centres lie within the larger radius of each other."""
-    order = np.argsort(-depth)
-    kept: list[int] = []
-    if len(order) == 0:
+    """One detection per blob. First a blob inside the radius of a larger one that is at
+    least NESTED_DEPTH_RATIO as deep is absorbed by it (a big dark dot also answers at small
+    scales along its rim); then of blobs closer than the larger radius the deepest stays."""
+    if len(pts) == 0:
         return np.zeros(0, int)
     from scipy.spatial import cKDTree
 
     tree = cKDTree(pts)
-    alive = np.ones(len(pts), bool)
     rmax = float(radii.max())
-    for i in order:
+    alive = np.ones(len(pts), bool)
+    for j in range(len(pts)):
+        for i in tree.query_ball_point(pts[j], rmax):
+            if radii[i] > radii[j] and math.dist(pts[i], pts[j]) < radii[i] \
+                    and depth[i] >= NESTED_DEPTH_RATIO * depth[j]:
+                alive[j] = False
+                break
+    for i in np.argsort(-depth):
         if not alive[i]:
             continue
-        kept.append(i)
         for j in tree.query_ball_point(pts[i], rmax):
-            if j != i and alive[j]:
-                d = math.hypot(*(pts[i] - pts[j]))
-                if d < max(radii[i], radii[j]):
-                    alive[j] = False
-    return np.array(sorted(kept), int)
+            if j != i and alive[j] and math.dist(pts[i], pts[j]) < max(radii[i], radii[j]):
+                alive[j] = False
+    return np.flatnonzero(alive)
