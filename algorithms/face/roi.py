@@ -126,16 +126,21 @@ def crop(pyramid: Pyramid, roi: Roi, out_w: int, out_h: int, *,
          max_downsample: float = MAX_DOWNSAMPLE) -> tuple[np.ndarray, np.ndarray]:
     """Sample ``roi`` (original pixels) into an ``out_w`` x ``out_h`` image.
 
-    Returns (crop, matrix) where ``matrix`` (2x3) maps crop pixels to original pixels.
-    With ``flip`` the crop is mirrored left-right (and so is the matrix).
+    Returns (crop, matrix) where ``matrix`` (2x3) maps crop coordinates (of model outputs)
+    to original pixels. With ``flip`` the crop is mirrored left-right as MediaPipe's iris
+    graph mirrors it: the pixels by index (``cv::flip``, column i <- column w-1-i) and the
+    coordinates by x -> w - x. The two differ by one crop pixel; the iris model was trained
+    in that pipeline, and following it brings our irises closer to MediaPipe's (0.35 instead
+    of 0.62 px mean on the astronaut).
     """
     m = roi.crop_to_image(out_w, out_h)
-    if flip:
-        m = m @ np.array([[-1.0, 0.0, out_w], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     # Original px per output px; choose a pyramid level with at least the output resolution.
     scale = min(out_w / max(roi.width, 1e-6), out_h / max(roi.height, 1e-6))
     lvl, fx, fy = pyramid.for_scale(scale, max_downsample)
     ml = np.array([[fx, 0.0], [0.0, fy]]) @ m
     out = cv2.warpAffine(lvl, ml, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                          borderMode=border)
+    if flip:
+        out = np.ascontiguousarray(out[:, ::-1])
+        m = m @ np.array([[-1.0, 0.0, out_w], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     return out, m
