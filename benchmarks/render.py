@@ -15,10 +15,10 @@ sparse blend):
 Timings alternate ours / floor, and the medians and their ratio are printed (goal: ratio
 <= 1.5), with the median of each run pair's ratio, the ratio of the fastest runs (the
 steadiest when other processes share the machine) and the ratio against a floor that encodes
-the bare photo instead (stricter). OpenCV runs single-threaded, as in a server where parallelism comes from
-concurrent requests (its thread pool slowed our dilations 2-5x on a loaded machine); both
-sides are then single-core work. ``--write`` also replaces the "## Rendering" section of
-docs/benchmarks.md.
+the bare photo instead (stricter). OpenCV runs single-threaded, as in a server where
+parallelism comes from concurrent requests (its thread pool slowed our dilations 2-5x on a
+loaded machine); both sides are then single-core work. ``--write`` also replaces the
+"## Rendering" section of docs/benchmarks.md.
 
     .venv/bin/python benchmarks/render.py [--repeat 9] [--write]
 """

@@ -3,7 +3,8 @@ compared with the PNGs committed in tests/data/golden/ within a tolerance.
 
 After an intended change of the drawing, look at the new pictures and regenerate them:
 
-    RASTERISATION_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest tests/rasterisation/render -k golden
+    RASTERISATION_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest \
+        tests/rasterisation/render -k golden
 
 (and bump ``RENDER_VERSION`` in rasterisation/render/style.py so cached renders are redone).
 """
