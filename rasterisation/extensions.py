@@ -23,7 +23,11 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+# expire_on_commit=False: the masks endpoint commits cache rows one by one as it computes
+# them; expiring every loaded object at each commit reloaded the image and the rows (one
+# SELECT each) on next access. Rows here are only read within the request that loaded them.
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION),
+                session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = Api()
 # once, here: Api keeps a list that every init_app replays into the new spec

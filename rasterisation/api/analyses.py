@@ -34,7 +34,11 @@ class Analysis(MethodView):
             registry.get(tech_name)
         except registry.UnknownAlgorithm as exc:
             abort(404, message=str(exc))
+        photo = StoredPhoto(image)
         try:
-            return StoredPhoto(image).result(tech_name, args["image_type"]).to_dict()
+            result = photo.result(tech_name, args["image_type"])
         except MaskError as exc:
+            photo.save()  # what was learnt (e.g. that there is no face) is kept
             abort(422, message=str(exc))
+        photo.save()
+        return result.to_dict()

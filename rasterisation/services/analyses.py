@@ -63,6 +63,7 @@ class StoredPhoto:
         self._pixels: np.ndarray | None = None
         self._photo: PhotoAnalysis | None = None
         self._face_row: ImageFace | None | bool = False  # False: not looked up yet
+        self._pending: list = []
         # the geometry column is loaded only when a result's masks are needed
         self._records = {
             (r.tech_name, r.version, r.image_type): r
@@ -106,7 +107,7 @@ class StoredPhoto:
             row.restored_key = f"{self.image.prefix}restored.png"
             self.storage.put(row.restored_key, encode_png(face.restored.image), "image/png")
             row.data = face_to_dict(face)
-        self._commit(row)
+        self.stage(row)
         self._face_row = row
 
     def has_face(self) -> bool:
@@ -164,7 +165,7 @@ class StoredPhoto:
                                         version=algorithm.version, image_type=space,
                                         masks=doc.pop("masks"), summary=doc)
                 self._records[key] = record
-                self._commit(record)
+                self.stage(record)
         if image_type not in spaces:
             raise MaskError("no face was found in this image, so it has no restored image; "
                             "ask for image_type=original")
@@ -177,12 +178,29 @@ class StoredPhoto:
         except MaskError as exc:  # quality itself unavailable: say so, do not hide it
             return {"problems": [], "error": str(exc)}
 
-    @staticmethod
-    def _commit(row) -> None:
-        """Insert a cache row; a concurrent request that inserted it first is fine."""
+    def stage(self, row) -> None:
+        """Queue a cache row; :meth:`save` writes every queued row in one transaction."""
+        self._pending.append(row)  # added at save(): no autoflush surprise mid-request
+
+    def save(self) -> None:
+        """Commit the queued cache rows (one fsync per request, not one per row).
+
+        A concurrent request may have written some of the same rows first: then each row is
+        retried alone and the ones that already exist are skipped.
+        """
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
         try:
-            db.session.add(row)
+            db.session.add_all(rows)
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
-            log.info("cache row %s already written by a concurrent request", type(row).__name__)
+            for row in rows:
+                try:
+                    db.session.add(row)
+                    db.session.commit()
+                except IntegrityError:
+                    db.session.rollback()
+                    log.info("cache row %s already written by a concurrent request",
+                             type(row).__name__)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from algorithms import registry
 from rasterisation.extensions import db
@@ -74,11 +73,7 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
                 record = RenderRecord(image_id=image.id, image_type=image_type,
                                       tech_name=algorithm.tech_name, version=algorithm.version,
                                       style_key=style_key, format=fmt, storage_key=storage_key)
-                try:
-                    db.session.add(record)
-                    db.session.commit()
-                except IntegrityError:  # the same picture stored by a concurrent request
-                    db.session.rollback()
+                photo.stage(record)
                 renders[key] = record
             item["masked_image_url"], _ = signed_url(record.storage_key, storage=photo.storage)
             if spec.main_metric and result.main_metric is not None:
@@ -88,4 +83,5 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
         except (registry.UnknownAlgorithm, MaskError) as exc:
             item["error"] = str(exc)
         items.append(item)
+    photo.save()
     return items

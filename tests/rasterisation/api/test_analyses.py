@@ -103,3 +103,23 @@ def test_scoping(client, company, auth_headers, astronaut_id, other_company,
     assert _analysis(client, company, astronaut_id, other_auth_headers,
                      "quality").status_code == 403
     assert _analysis(client, company, astronaut_id, auth_headers, "quality").status_code == 200
+
+
+def test_concurrent_requests_writing_the_same_cache_rows(app, company, auth_headers,
+                                                         astronaut_id):
+    """Two requests that computed the same result: the second save skips what exists."""
+    from rasterisation.models import AnalysisRecord, Image as ImageRow
+    from rasterisation.services.analyses import StoredPhoto
+
+    with app.test_request_context():
+        image = db.session.get(ImageRow, uuid.UUID(astronaut_id))
+        first, second = StoredPhoto(image), StoredPhoto(image)
+        a = first.result("quality", "original")
+        b = second.result("quality", "original")
+        first.save()
+        db.session.expunge_all()  # as if the second request had its own session
+        second.save()  # IntegrityError inside, handled row by row
+        assert a.to_dict() == b.to_dict()
+        rows = db.session.scalars(db.select(AnalysisRecord).where(
+            AnalysisRecord.image_id == image.id)).all()
+        assert sorted(r.image_type for r in rows) == ["original", "restored"]
