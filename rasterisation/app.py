@@ -50,6 +50,7 @@ def create_app(config: Mapping[str, str] | None = None, *,
         Flask config keys applied last (tests: ``{"TESTING": True}``).
     """
     settings = load_settings(config)
+    _single_threaded_opencv()
     app = Flask(__name__)
     app.config.update(flask_config(settings))
     app.config["API_SPEC_OPTIONS"] = {
@@ -78,6 +79,15 @@ def create_app(config: Mapping[str, str] | None = None, *,
     register_blueprints(app, api)
     _sqlite_pragmas(app)
     return app
+
+
+def _single_threaded_opencv() -> None:
+    """Parallelism comes from gunicorn workers and the request's own threads
+    (RASTERISATION_ANALYSIS_THREADS); OpenCV's pool on top of them oversubscribed the cores
+    and made dilations 2-5x slower under load (docs/decisions.md, Renderer)."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def _sqlite_pragmas(app: Flask) -> None:

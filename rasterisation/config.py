@@ -56,6 +56,7 @@ class Settings:
     max_image_pixels: int = 50_000_000
     signed_url_ttl: int = 3600
     jpeg_quality: int = 95
+    analysis_threads: int = 2
 
 
 # name -> (default shown in the docs, description); the README table is built from this.
@@ -93,6 +94,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                          "images over ~179 MP whatever this says."),
     "SIGNED_URL_TTL": ("3600", "Lifetime of signed file URLs, in seconds."),
     "JPEG_QUALITY": ("95", "Quality of the re-encoded JPEG originals (1-95)."),
+    "ANALYSIS_THREADS": ("2", "Threads one masks request uses to run its algorithms and "
+                         "draw its pictures concurrently (1 = one after the other)."),
 }
 
 
@@ -194,6 +197,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host=get("HOST", "127.0.0.1"),
         port=_int(env, "PORT", 8000, low=1, high=65535),
         workers=_int(env, "WORKERS", 2, low=1, high=64),
+        analysis_threads=_int(env, "ANALYSIS_THREADS", 2, low=1, high=64),
         storage=storage,
         s3_endpoint=s3_endpoint,
         s3_access_key=get("S3_ACCESS_KEY"),

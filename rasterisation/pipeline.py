@@ -13,6 +13,7 @@ Example
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -128,6 +129,31 @@ class PhotoAnalysis:
         with self._lock:
             self._results[tech_name] = result
         return result
+
+    def prefetch(self, tech_names, *, threads: int = 2) -> None:
+        """Compute several algorithms' results concurrently (their filters release the GIL).
+
+        Failures are not raised here: :meth:`native_result` raises them again, per name,
+        when the caller asks for that result.
+        """
+        names = [n for n in dict.fromkeys(tech_names) if n not in self._results]
+        if not names:
+            return
+        self.face  # detect once, before the threads need it
+
+        def compute(name):
+            try:
+                self.native_result(name)
+            except MaskError:
+                pass
+
+        if threads <= 1 or len(names) == 1:
+            for name in names:
+                compute(name)
+            return
+        with ThreadPoolExecutor(max_workers=min(threads, len(names)),
+                                thread_name_prefix="analysis") as pool:
+            list(pool.map(compute, names))
 
     def result(self, tech_name: str, *, image_type: str = "original") -> AnalysisResult:
         """The algorithm's result in ``image_type`` coordinates."""

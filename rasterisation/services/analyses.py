@@ -64,6 +64,7 @@ class StoredPhoto:
         self._photo: PhotoAnalysis | None = None
         self._face_row: ImageFace | None | bool = False  # False: not looked up yet
         self._pending: list = []
+        self._pictures: dict[str, np.ndarray] = {}
         # the geometry column is loaded only when a result's masks are needed
         self._records = {
             (r.tech_name, r.version, r.image_type): r
@@ -117,8 +118,13 @@ class StoredPhoto:
         return self.photo.face is not None
 
     def picture(self, image_type: str) -> np.ndarray:
-        """The pixels a mask of ``image_type`` is drawn on."""
+        """The pixels a mask of ``image_type`` is drawn on (fetched once per request)."""
         validate_choice("image_type", image_type, IMAGE_TYPES)
+        if image_type not in self._pictures:
+            self._pictures[image_type] = self._picture(image_type)
+        return self._pictures[image_type]
+
+    def _picture(self, image_type: str) -> np.ndarray:
         if image_type == "original":
             return self.pixels
         row = self.face_row
@@ -129,6 +135,19 @@ class StoredPhoto:
         return self.photo.picture("restored")  # raises MaskError when there is no face
 
     # ---------------------------------------------------------------- results
+    def prefetch(self, tech_names, image_type: str, *, threads: int = 2) -> None:
+        """Compute, concurrently, the results of ``tech_names`` that are not cached yet."""
+        missing = []
+        for name in dict.fromkeys(tech_names):
+            try:
+                version = registry.get(name).version
+            except registry.UnknownAlgorithm:
+                continue
+            if (name, version, image_type) not in self._records:
+                missing.append(name)
+        if missing:
+            self.photo.prefetch(missing, threads=threads)
+
     def summary(self, tech_name: str, image_type: str) -> AnalysisResult:
         """The result without its geometry (``masks`` empty): metrics, areas, feedback."""
         return self.result(tech_name, image_type, geometry=False)

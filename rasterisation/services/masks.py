@@ -3,9 +3,14 @@
 Each mask of a request is independent: an unknown algorithm or a missing face gives that
 mask an ``error`` and the others still succeed. Pictures are cached per (image, image_type,
 algorithm version, style, format) in ``renders``; a repeated request only signs URLs.
+
+A request runs in phases so the heavy, pure parts can use several threads
+(``RASTERISATION_ANALYSIS_THREADS``): the algorithms not cached yet, then the pictures not
+cached yet; the database and the storage are only touched from the request's own thread.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -13,14 +18,13 @@ import sqlalchemy as sa
 from algorithms import registry
 from rasterisation.extensions import db
 from rasterisation.models import Image, RenderRecord
-from rasterisation.render import CONTENT_TYPES, Style, encode, render, render_svg
+from rasterisation.render import CONTENT_TYPES, EXTENSIONS, Style, encode, render, render_svg
 from rasterisation.services.analyses import MaskError, StoredPhoto
-from rasterisation.services.images import signed_url
+from rasterisation.services.images import settings, signed_url
 
 __all__ = ["MaskSpec", "make_masks", "SVG"]
 
 SVG = "svg"
-_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", SVG: "svg"}
 
 
 @dataclass(frozen=True)
@@ -33,55 +37,95 @@ class MaskSpec:
     sub_metrics: bool = False
 
 
-def _render_bytes(photo: StoredPhoto, spec: MaskSpec, *, image_type: str, fmt: str,
-                  mask_over_image: bool) -> tuple[bytes, str]:
-    result = photo.result(spec.algorithm_tech_name, image_type)
-    picture = photo.picture(image_type)
+def _draw(picture, result, style: Style, *, fmt: str, background: bytes | None
+          ) -> tuple[bytes, str]:
+    """Pure: the picture of one mask, encoded."""
     if fmt == SVG:
-        background = encode(picture, format="jpeg") if mask_over_image else None
-        return (render_svg(result.masks, width=result.width, height=result.height,
-                           style=spec.style, background=background,
-                           background_type=CONTENT_TYPES["jpeg"]),
+        return (render_svg(result.masks, width=result.width, height=result.height, style=style,
+                           background=background, background_type=CONTENT_TYPES["jpeg"]),
                 "image/svg+xml")
-    return encode(render(picture, result.masks, style=spec.style), format=fmt), CONTENT_TYPES[fmt]
+    return encode(render(picture, result.masks, style=style), format=fmt), CONTENT_TYPES[fmt]
+
+
+def _map(function, jobs, threads: int):
+    if threads <= 1 or len(jobs) <= 1:
+        return [function(*job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(threads, len(jobs)),
+                            thread_name_prefix="render") as pool:
+        return list(pool.map(lambda job: function(*job), jobs))
 
 
 def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str = "jpeg",
                mask_over_image: bool = True) -> list[dict]:
     """The response items, one per spec, in request order."""
+    threads = settings().analysis_threads
     photo = StoredPhoto(image)
     renders = {(r.image_type, r.tech_name, r.version, r.style_key, r.format): r
                for r in db.session.scalars(
                    sa.select(RenderRecord).where(RenderRecord.image_id == image.id))}
-    items = []
-    for spec in specs:
-        item = {"algorithm_tech_name": spec.algorithm_tech_name, "masked_image_url": None,
-                "error": None, "main_metric": None, "sub_metrics": None, "feedback": {}}
+    items = [{"algorithm_tech_name": spec.algorithm_tech_name, "masked_image_url": None,
+              "error": None, "main_metric": None, "sub_metrics": None, "feedback": {}}
+             for spec in specs]
+    suffix = "-bg" if fmt == SVG and mask_over_image else ""
+
+    # 1. which masks are valid, and which pictures are missing
+    wanted: dict[int, tuple] = {}  # item index -> (algorithm, render cache key)
+    for index, spec in enumerate(specs):
         try:
             algorithm = registry.get(spec.algorithm_tech_name)
-            result = photo.summary(algorithm.tech_name, image_type)
-            item["feedback"] = photo.feedback()
-            style_key = spec.style.cache_key() + ("-bg" if fmt == SVG and mask_over_image else "")
-            key = (image_type, algorithm.tech_name, algorithm.version, style_key, fmt)
-            record = renders.get(key)
-            if record is None:
-                data, content_type = _render_bytes(photo, spec, image_type=image_type,
-                                                   fmt=fmt, mask_over_image=mask_over_image)
-                storage_key = (f"{image.prefix}renders/{image_type}/{algorithm.tech_name}-"
-                               f"{algorithm.version}-{style_key}.{_EXTENSIONS[fmt]}")
-                photo.storage.put(storage_key, data, content_type)
-                record = RenderRecord(image_id=image.id, image_type=image_type,
-                                      tech_name=algorithm.tech_name, version=algorithm.version,
-                                      style_key=style_key, format=fmt, storage_key=storage_key)
-                photo.stage(record)
-                renders[key] = record
-            item["masked_image_url"], _ = signed_url(record.storage_key, storage=photo.storage)
-            if spec.main_metric and result.main_metric is not None:
-                item["main_metric"] = result.main_metric.to_dict()
+        except registry.UnknownAlgorithm as exc:
+            items[index]["error"] = str(exc)
+            continue
+        wanted[index] = (algorithm, (image_type, algorithm.tech_name, algorithm.version,
+                                     spec.style.cache_key() + suffix, fmt))
+    missing = [i for i, (_, key) in wanted.items() if key not in renders]
+
+    # 2. results not cached yet, concurrently (quality too: every item carries its feedback)
+    if wanted:
+        photo.prefetch(["quality"] + [specs[i].algorithm_tech_name for i in wanted],
+                       image_type, threads=threads)
+
+    # 3. metrics, and the geometry of the pictures to draw
+    jobs, job_items, feedback, background = [], [], None, None
+    for index, (algorithm, key) in wanted.items():
+        spec, item = specs[index], items[index]
+        try:
+            summary = photo.summary(algorithm.tech_name, image_type)
+            if feedback is None:
+                feedback = photo.feedback()
+            item["feedback"] = feedback
+            if spec.main_metric and summary.main_metric is not None:
+                item["main_metric"] = summary.main_metric.to_dict()
             if spec.sub_metrics:
-                item["sub_metrics"] = [m.to_dict() for m in result.sub_metrics]
-        except (registry.UnknownAlgorithm, MaskError) as exc:
+                item["sub_metrics"] = [m.to_dict() for m in summary.sub_metrics]
+            if index in missing and key not in {k for _, k in job_items}:
+                picture = photo.picture(image_type)
+                if fmt == SVG and mask_over_image and background is None:
+                    background = encode(picture, format="jpeg")
+                jobs.append((picture, photo.result(algorithm.tech_name, image_type),
+                             spec.style, fmt, background))
+                job_items.append((index, key))
+        except MaskError as exc:
             item["error"] = str(exc)
-        items.append(item)
+
+    # 4. draw the missing pictures concurrently, then store them from this thread
+    drawn = _map(lambda picture, result, style, f, bg: _draw(picture, result, style, fmt=f,
+                                                           background=bg), jobs, threads)
+    for (index, key), (data, content_type) in zip(job_items, drawn):
+        image_type_, tech_name, version, style_key, fmt_ = key
+        storage_key = (f"{image.prefix}renders/{image_type_}/{tech_name}-{version}-"
+                       f"{style_key}.{EXTENSIONS.get(fmt_, fmt_)}")
+        photo.storage.put(storage_key, data, content_type)
+        record = RenderRecord(image_id=image.id, image_type=image_type_, tech_name=tech_name,
+                              version=version, style_key=style_key, format=fmt_,
+                              storage_key=storage_key)
+        photo.stage(record)
+        renders[key] = record
     photo.save()
+
+    # 5. sign
+    for index, (algorithm, key) in wanted.items():
+        if items[index]["error"] is None:
+            items[index]["masked_image_url"], _ = signed_url(renders[key].storage_key,
+                                                             storage=photo.storage)
     return items
