@@ -26,9 +26,30 @@ from algorithms.types import IMAGE_TYPES, AnalysisResult, validate_choice
 
 __all__ = [
     "MaskError", "PhotoAnalysis", "in_image_type", "face_to_dict", "face_from_dict",
+    "thread_map",
 ]
 
 _UNSET = object()
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def thread_map(function, items, *, threads: int) -> list:
+    """``[function(item) for item in items]`` on up to ``threads`` long-lived threads.
+
+    The threads live as long as the process: the face models keep one interpreter per
+    thread, so fresh threads per request would rebuild them every time. Created lazily, so a
+    gunicorn worker makes its own after the fork.
+    """
+    items = list(items)
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(max_workers=threads,
+                                                        thread_name_prefix="analysis")
+    return list(pool.map(function, items))
 
 
 class MaskError(ValueError):
@@ -147,13 +168,7 @@ class PhotoAnalysis:
             except MaskError:
                 pass
 
-        if threads <= 1 or len(names) == 1:
-            for name in names:
-                compute(name)
-            return
-        with ThreadPoolExecutor(max_workers=min(threads, len(names)),
-                                thread_name_prefix="analysis") as pool:
-            list(pool.map(compute, names))
+        thread_map(compute, names, threads=threads)
 
     def result(self, tech_name: str, *, image_type: str = "original") -> AnalysisResult:
         """The algorithm's result in ``image_type`` coordinates."""

@@ -26,6 +26,14 @@ class _Server(BaseApplication):
         return create_app()
 
 
+def _warm_worker(worker) -> None:
+    """gunicorn hook, in each worker after the fork: load models and kernels now."""
+    from rasterisation.warmup import warm_up
+
+    seconds = warm_up()
+    worker.log.info("worker %s warmed up in %.1f s", worker.pid, seconds)
+
+
 def run_gunicorn(*, host: str, port: int, workers: int, timeout: int = 120,
                  data_dir=None) -> None:
     """Serve until interrupted (blocks).
@@ -41,6 +49,7 @@ def run_gunicorn(*, host: str, port: int, workers: int, timeout: int = 120,
         "accesslog": "-",
         "errorlog": "-",
         "proc_name": "rasterisation",
+        "post_worker_init": _warm_worker,
     }
     if data_dir is not None:
         socket_path = str(data_dir / "gunicorn.ctl")

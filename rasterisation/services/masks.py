@@ -10,7 +10,6 @@ cached yet; the database and the storage are only touched from the request's own
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from algorithms import registry
 from rasterisation.extensions import db
 from rasterisation.models import Image, RenderRecord
 from rasterisation.render import CONTENT_TYPES, EXTENSIONS, Style, encode, render, render_svg
+from rasterisation.pipeline import thread_map
 from rasterisation.services.analyses import MaskError, StoredPhoto
 from rasterisation.services.images import settings, signed_url
 
@@ -45,14 +45,6 @@ def _draw(picture, result, style: Style, *, fmt: str, background: bytes | None
                            background=background, background_type=CONTENT_TYPES["jpeg"]),
                 "image/svg+xml")
     return encode(render(picture, result.masks, style=style), format=fmt), CONTENT_TYPES[fmt]
-
-
-def _map(function, jobs, threads: int):
-    if threads <= 1 or len(jobs) <= 1:
-        return [function(*job) for job in jobs]
-    with ThreadPoolExecutor(max_workers=min(threads, len(jobs)),
-                            thread_name_prefix="render") as pool:
-        return list(pool.map(lambda job: function(*job), jobs))
 
 
 def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str = "jpeg",
@@ -109,8 +101,8 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
             item["error"] = str(exc)
 
     # 4. draw the missing pictures concurrently, then store them from this thread
-    drawn = _map(lambda picture, result, style, f, bg: _draw(picture, result, style, fmt=f,
-                                                           background=bg), jobs, threads)
+    drawn = thread_map(lambda job: _draw(job[0], job[1], job[2], fmt=job[3], background=job[4]),
+                       jobs, threads=threads)
     for (index, key), (data, content_type) in zip(job_items, drawn):
         image_type_, tech_name, version, style_key, fmt_ = key
         storage_key = (f"{image.prefix}renders/{image_type_}/{tech_name}-{version}-"
