@@ -70,10 +70,10 @@ def test_every_setting_is_documented():
 def test_every_variable_is_in_the_docs():
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [f"RASTERISATION_{name}" for name in ENV_VARS
                if f"`RASTERISATION_{name}`" not in text]
-    assert not missing, f"docs/api.md lacks {missing}"
+    assert not missing, f"README.md lacks {missing}"
 
 
 def test_every_variable_read_anywhere_is_in_the_docs():
@@ -89,7 +89,7 @@ def test_every_variable_read_anywhere_is_in_the_docs():
         if path.exists():
             used |= set(re.findall(r"RASTERISATION_[A-Z0-9]+(?:_[A-Z0-9]+)*", path.read_text()))
     used.discard("RASTERISATION_TEST")  # a prefix, not a variable
-    text = (root / "docs" / "api.md").read_text()
+    text = (root / "README.md").read_text()
     missing = sorted(name for name in used if f"`{name}`" not in text)
-    assert not missing, f"document these in docs/api.md: {missing}"
+    assert not missing, f"document these in README.md: {missing}"
 
