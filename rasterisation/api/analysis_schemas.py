@@ -100,21 +100,20 @@ class MaskOptionsSchema(ma.Schema):
                                                      "levels; polygons: inward offset rings"})
 
 
-class MasksRequestSchema(ma.Schema):
+class _MasksBodySchema(ma.Schema):
     image_id = ma.fields.UUID(required=True)
     image_type = ma.fields.String(load_default="original", validate=validate.OneOf(IMAGE_TYPES))
     masks = ma.fields.List(ma.fields.Nested(MaskOptionsSchema), required=True,
                            validate=validate.Length(1, MAX_MASKS))
+
+
+class MasksRequestSchema(_MasksBodySchema):
     output_format = ma.fields.String(load_default="jpeg", validate=validate.OneOf(OUTPUT_FORMATS),
                                      metadata={"description": "picture format (extension of "
                                                               "the anchor API)"})
 
 
-class SvgMasksRequestSchema(ma.Schema):
-    image_id = ma.fields.UUID(required=True)
-    image_type = ma.fields.String(load_default="original", validate=validate.OneOf(IMAGE_TYPES))
-    masks = ma.fields.List(ma.fields.Nested(MaskOptionsSchema), required=True,
-                           validate=validate.Length(1, MAX_MASKS))
+class SvgMasksRequestSchema(_MasksBodySchema):
     mask_over_image = ma.fields.Boolean(load_default=True, metadata={
         "description": "embed the photo under the mask in the SVG"})
 

@@ -39,15 +39,26 @@ def _image(query: dict, body: dict):
     return image_service.get_image_or_404(company.id, body["image_id"])
 
 
+def _documented(body_schema):
+    """The arguments and answers both mask calls share."""
+    def decorate(view):
+        for decorator in reversed((
+                blp.arguments(CompanyArgsSchema, location="query"),
+                blp.arguments(body_schema),
+                blp.response(200, MaskItemSchema(many=True)),
+                blp.alt_response(401, description="missing or invalid token"),
+                blp.alt_response(403, description="company_id is not the token's company"),
+                blp.alt_response(404, description="no such image in this company"),
+                blp.alt_response(422, description="malformed body; the message names the "
+                                                  "field"))):
+            view = decorator(view)
+        return view
+    return decorate
+
+
 @blp.route("/v4/masks/")
 class MasksV4(MethodView):
-    @blp.arguments(CompanyArgsSchema, location="query")
-    @blp.arguments(MasksRequestSchema)
-    @blp.response(200, MaskItemSchema(many=True))
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="no such image in this company")
-    @blp.alt_response(422, description="malformed body; the message names the field")
+    @_documented(MasksRequestSchema)
     def post(self, query, body):
         """One picture per mask (JPEG by default), in request order, with scores."""
         image = _image(query, body)
@@ -57,13 +68,7 @@ class MasksV4(MethodView):
 
 @blp.route("/v5/svg_masks/")
 class SvgMasksV5(MethodView):
-    @blp.arguments(CompanyArgsSchema, location="query")
-    @blp.arguments(SvgMasksRequestSchema)
-    @blp.response(200, MaskItemSchema(many=True))
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="no such image in this company")
-    @blp.alt_response(422, description="malformed body; the message names the field")
+    @_documented(SvgMasksRequestSchema)
     def post(self, query, body):
         """One SVG per mask, the photo under it when `mask_over_image` (default true)."""
         image = _image(query, body)
