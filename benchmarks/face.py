@@ -23,6 +23,8 @@ import os
 import platform
 import re
 import statistics
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -31,6 +33,10 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this folder comes first on sys.path, where a module may shadow the
+# ``algorithms`` package (benchmarks/algorithms.py): put the repository root first instead.
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(ROOT)
 PHOTO = ROOT / "tests" / "data" / "photos" / "london_107.jpg"
 
 
@@ -116,6 +122,7 @@ def main(argv=None) -> dict:
 
 
 def _write(rows: dict, env: str) -> None:
+    wrap = lambda text: textwrap.fill(text, width=100, break_on_hyphens=False)  # noqa: E731
     lines = ["## Face layer", "",
              "Detection + 478 landmarks (`benchmarks/face.py`; "
              "`.venv/bin/python benchmarks/face.py --write`), median milliseconds on one "
@@ -132,11 +139,12 @@ def _write(rows: dict, env: str) -> None:
                            (r["detect+landmarks"], r["+ full range"], r["analyse_face"],
                             r["models alone"]))
         lines.append(f"| {size} | {cells} |")
-    lines += ["", "detect+landmarks = BlazeFace short range on a reduced copy, its detection "
-              "confirmed by the landmark model, face_landmark on the face ROI and "
-              "iris_landmark on both eyes. `+ full range` adds the full-range detector "
-              "(analyse_face's default). analyse_face adds the 1024 x 1024 restored image, "
-              "pose, scale and the 14 regions.", ""]
+    lines[2] = wrap(lines[2])
+    lines += ["", wrap("detect+landmarks = BlazeFace short range on a reduced copy, its "
+                       "detection confirmed by the landmark model, face_landmark on the face "
+                       "ROI and iris_landmark on both eyes. `+ full range` adds the full-range "
+                       "detector (analyse_face's default). analyse_face adds the 1024 x 1024 "
+                       "restored image, pose, scale and the 14 regions."), ""]
     section = "\n".join(lines)
     doc = ROOT / "docs" / "benchmarks.md"
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
