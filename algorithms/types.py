@@ -4,7 +4,9 @@ An algorithm works on the *restored* face (see ``algorithms.face``) and returns 
 :class:`AnalysisResult` in restored pixel coordinates; :meth:`AnalysisResult.transformed`
 maps it into the original photo's coordinates through the stored affine transform.
 
-Geometry is shapely (x right, y down, pixel units). Each :class:`Feature` carries its own
+Geometry is shapely in continuous pixel coordinates (x right, y down): pixel (column j, row i)
+covers [j, j + 1) x [i, i + 1), so its centre is (j + 0.5, i + 0.5), as in SVG and GeoJSON
+over rasters. Each :class:`Feature` carries its own
 properties: ``radius`` for points, ``width`` for polylines, ``level`` (0 = outermost) and
 ``value`` for heatmap levels, ``intensity`` where it applies.
 """

@@ -8,8 +8,10 @@ OpenCV draws anti-aliased shapes fast but not exactly (measured, see docs/decisi
 - filled circles come out ~0.5 px too large in radius (:data:`CIRCLE_INSET`);
 - thick strokes come only in widths ~1.4, 3.5, 5.5, 7.5 ... px (:func:`cv_thickness`).
 
-Coordinates are pixel units with pixel centres on integers (OpenCV's convention and ours), sent
-as integers in 1/16 px (``shift=4``).
+Coordinates are continuous pixel units: pixel (column j, row i) covers [j, j + 1) x [i, i + 1)
+and its centre is (j + 0.5, i + 0.5), the convention of ``algorithms`` (face landmarks, skin
+geometry) and of SVG. OpenCV puts pixel centres on integers, so :func:`fixed` moves every
+coordinate by half a pixel on its way to OpenCV, as integers in 1/16 px (``shift=4``).
 """
 from __future__ import annotations
 
@@ -57,8 +59,8 @@ def explode(geoms, kinds: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fixed(coords: np.ndarray) -> np.ndarray:
-    """Float pixel coordinates -> int32 fixed point for OpenCV's ``shift``."""
-    return np.round(np.asarray(coords, np.float64) * ONE).astype(np.int32)
+    """Continuous pixel coordinates -> OpenCV's (centres on integers) int32 fixed point."""
+    return np.round((np.asarray(coords, np.float64) - 0.5) * ONE).astype(np.int32)
 
 
 def _inset(coords: np.ndarray, counts: np.ndarray, d: float) -> np.ndarray:

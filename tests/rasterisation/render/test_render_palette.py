@@ -79,8 +79,9 @@ def test_rendered_lines_read_on_the_darkest_and_lightest_portraits(name, extreme
     """A default-width line across the cheeks: the line's pixels against its halo's, and the
     better of the two against the skin around, on real rendered pixels."""
     for which, photo in extremes.items():
+        # through the centres of row LINE_Y (pixel centres are at i + 0.5)
         mask = Mask("polyline_mask", "l", (Feature(shapely.LineString(
-            [(500, LINE_Y), (850, LINE_Y)])),))
+            [(500, LINE_Y + 0.5), (850, LINE_Y + 0.5)])),))
         out = render(photo, [mask], style=Style(palette=None if name == "fallback" else name))
         band = out[int(LINE_Y) - 8:int(LINE_Y) + 9, 520:830].astype(np.float64)
         rows = np.median(band, axis=1)  # (17, 3): the median colour of each row
