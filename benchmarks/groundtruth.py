@@ -146,18 +146,19 @@ def _cv(coords) -> list[np.ndarray]:
 
 # --------------------------------------------------------------------------- injection
 def inject(image: np.ndarray, face, kind: str, n: int, seed: int = 0,
-           mm: float | None = None) -> Scene:
+           mm: float | None = None, avoid: list[Truth] = ()) -> Scene:
     """Draw ``n`` features of ``kind`` into a copy of ``image`` (original pixels).
 
     ``face`` is the FaceGeometry of ``image`` (regions tell where skin is); ``mm`` is the
-    photo's pixels per millimetre (default ``face.px_per_mm``).
+    photo's pixels per millimetre (default ``face.px_per_mm``); new features keep their
+    spacing from the truths in ``avoid`` (features drawn before, for nested scenes).
     """
     rng = np.random.default_rng(seed)
     mm = float(mm or face.px_per_mm)
     lin = _to_linear(image)
     shape = image.shape
     truths: list[Truth] = []
-    taken: list = []
+    taken: list = [(c.x, c.y) for c in (t.geometry.centroid for t in avoid)]
     ok = skin_like(image, face)
 
     def shade(cov, depth):
@@ -253,7 +254,7 @@ def inject(image: np.ndarray, face, kind: str, n: int, seed: int = 0,
             truths.append(Truth("eye_area_condition", band, float(band.area)))
     else:
         raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
-    return Scene(_to_srgb(lin), truths)
+    return Scene(_to_srgb(lin), list(avoid) + truths)
 
 
 # --------------------------------------------------------------------------- matching

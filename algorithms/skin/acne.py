@@ -3,10 +3,11 @@
 Method (docs/algorithms.md#acne): local redness R = smooth(H) - background(H) of the
 haemoglobin index H (:func:`algorithms.skin.common.chromophore_indices`: shading and melanin
 cancel, so brown spots and shadows are not red), with masked Gaussians at SMOOTH_MM and BACKGROUND_MM over the skin zone. Spots are the components of
-R > A_LOW holding a pixel > A_HIGH, AREA_MIN_MM2..AREA_MAX_MM2 in area and at least
-THICK_MIN_MM thick (so red lines along creases are not spots). Broad redness (a flush) is
+R > A_LOW holding a pixel > A_HIGH (both raised to LOW_SIGMAS / HIGH_SIGMAS robust noise
+sigmas of R when the photo is noisier), AREA_MIN_MM2..AREA_MAX_MM2 in area, at least
+THICK_MIN_MM thick (so red lines along creases are not spots) and SOLIDITY_MIN solid. Broad redness (a flush) is
 removed by the background and left to the redness algorithm. Score from spots per cm2
-weighted by their redness: 100 * exp(-sum(min(intensity / 8, 2)) / zone_cm2 / DENSITY_REF).
+weighted by their redness (:func:`spot_weight`): 100 * exp(-sum(w) / zone_cm2 / DENSITY_REF).
 """
 from __future__ import annotations
 
@@ -22,10 +23,14 @@ SMOOTH_MM = 0.35
 BACKGROUND_MM = 4.0
 A_HIGH = 6.0          # haemoglobin index units above the local skin
 A_LOW = 3.0
+HIGH_SIGMAS = 3.5     # ... or this many noise sigmas (robust) if that is more: the blue and
+LOW_SIGMAS = 1.75     # green channels of dark skin are noisy, and noise is not acne
+SOLIDITY_MIN = 0.7    # area / convex hull area: papules are round, noise is ragged
 AREA_MIN_MM2 = 0.8
 AREA_MAX_MM2 = 60.0
 THICK_MIN_MM = 0.8
-DENSITY_REF = 1.0     # redness-weighted spots per cm2 at which the score is 36.8
+WEIGHT_FULL = 9.0     # mean excess at which a spot counts fully
+DENSITY_REF = 0.5     # redness-weighted spots per cm2 at which the score is 36.8
 
 
 @register
@@ -34,11 +39,12 @@ class Acne(Algorithm):
     version = "1.0.0"
     mask_types = ("polygon_mask",)
     areas = AREAS
-    description = ("Small spots of excess haemoglobin index (against a 4 mm masked "
-                   "background), 0.8-60 mm2; polygons with their redness.")
+    description = (f"Small round spots of excess haemoglobin index (against a "
+                   f"{BACKGROUND_MM:g} mm masked background), {AREA_MIN_MM2:g}-{AREA_MAX_MM2:g} "
+                   "mm2; polygons with their redness.")
     metrics = (
         MetricSpec("acne", "acne_score", "bad_good_line", None,
-                   "100*exp(-redness-weighted spots per cm2 / 1.0)"),
+                   f"100*exp(-redness-weighted spots per cm2 / {DENSITY_REF:g})"),
         MetricSpec("acne", "number_of_regions", "numeric"),
         MetricSpec("acne", "density_score", "density", "1/cm2", "spots per cm2"),
         MetricSpec("acne", "average_intensity_score", "numeric", "index",
@@ -58,7 +64,7 @@ class Acne(Algorithm):
         def metrics(sel, zone_px):
             cm2 = max(skin.px2_to_cm2(zone_px), 1e-6)
             n = int(sel.sum())
-            load = float(np.minimum(red[sel] / 8.0, 2.0).sum()) / cm2
+            load = float(spot_weight(red[sel]).sum()) / cm2
             subs = [C.numeric("acne", "number_of_regions", n),
                     C.density("acne", "density_score", n / cm2),
                     C.numeric("acne", "average_intensity_score",
@@ -80,7 +86,15 @@ class Acne(Algorithm):
                              (Mask("polygon_mask", "acne", feats),))
 
 
+def spot_weight(redness: np.ndarray) -> np.ndarray:
+    """How much a spot counts in the score, from its mean redness excess: 0 at A_LOW (a spot
+    barely found, which a recompression may lose), 1 at WEIGHT_FULL, at most 2."""
+    return np.clip((redness - A_LOW) / (WEIGHT_FULL - A_LOW), 0.0, 2.0)
+
+
 def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
     red = C.local_difference(skin, skin.haemoglobin, zone, SMOOTH_MM, BACKGROUND_MM)
-    return C.spot_components(red, zone, skin, A_HIGH, A_LOW, AREA_MIN_MM2, AREA_MAX_MM2,
-                             THICK_MIN_MM)
+    sigma = C.robust_sigma(red[zone])
+    return C.spot_components(red, zone, skin, max(A_HIGH, HIGH_SIGMAS * sigma),
+                             max(A_LOW, LOW_SIGMAS * sigma), AREA_MIN_MM2, AREA_MAX_MM2,
+                             THICK_MIN_MM, min_solidity=SOLIDITY_MIN)

@@ -16,6 +16,7 @@ photographed at 1024 px or 4096 px is measured alike.
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import weakref
@@ -60,6 +61,7 @@ SKIN_REGIONS = (
     "right_nasolabial", "perioral",
 )
 CM2 = 100.0  # mm2 in one cm2
+SATURATION_LOW, SATURATION_HIGH = 3, 250  # 8-bit channel values outside: clipped
 
 
 def require_face(face: FaceGeometry | None) -> FaceGeometry:
@@ -87,9 +89,18 @@ def linear_rgb(rgb: torch.Tensor) -> torch.Tensor:
     return torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
 
 
-def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    """``(3, H, W)`` sRGB [0, 1] -> ``(3, H, W)`` CIELAB (L* 0-100, a*, b*), D65 white."""
-    lin = linear_rgb(rgb)
+def linear_from_uint8(image: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 sRGB -> ``(3, H, W)`` linear light, by a 256-entry lookup table."""
+    device = device or get_device()
+    lut = linear_rgb(torch.arange(256, dtype=torch.float32, device=device) / 255.0)
+    idx = torch.from_numpy(np.ascontiguousarray(image[..., :3])).to(device).long()
+    return lut[idx].permute(2, 0, 1).contiguous()
+
+
+def rgb_to_lab(rgb: torch.Tensor, lin: torch.Tensor | None = None) -> torch.Tensor:
+    """``(3, H, W)`` sRGB [0, 1] -> ``(3, H, W)`` CIELAB (L* 0-100, a*, b*), D65 white.
+    ``lin``: the same image in linear light, if already at hand."""
+    lin = linear_rgb(rgb) if lin is None else lin
     m = torch.tensor(_RGB2XYZ, dtype=lin.dtype, device=lin.device)
     xyz = torch.einsum("ij,jhw->ihw", m, lin)
     xyz = xyz / torch.tensor(_WHITE, dtype=lin.dtype, device=lin.device).view(3, 1, 1)
@@ -100,6 +111,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- filters
+@functools.lru_cache(maxsize=256)
 def _kernel(sigma: float, device) -> torch.Tensor:
     radius = max(1, int(math.ceil(3.0 * sigma)))
     x = torch.arange(-radius, radius + 1, dtype=torch.float32, device=device)
@@ -232,7 +244,8 @@ def _rings(geom: BaseGeometry) -> Iterable[Polygon]:
 
 
 def rasterise(geom: BaseGeometry | None, shape: tuple[int, int]) -> np.ndarray:
-    """Bool mask ``(H, W)`` of the pixels whose centres lie in a (Multi)Polygon."""
+    """Bool mask ``(H, W)`` of the pixels whose centres lie in a (Multi)Polygon (OpenCV's
+    fill also takes pixels whose centre is within about half a pixel of the boundary)."""
     mask = np.zeros(shape, np.uint8)
     if geom is None:
         return mask.astype(bool)
@@ -386,6 +399,7 @@ class SkinImage:
 
     face: FaceGeometry
     rgb: torch.Tensor            # (3, H, W) sRGB [0, 1], on the device
+    linear: torch.Tensor         # (3, H, W) linear light
     lab: torch.Tensor            # (3, H, W) CIELAB
     px_per_mm: float
     _masks: dict = field(default_factory=dict, repr=False)
@@ -403,7 +417,8 @@ class SkinImage:
         return float(px2) / (self.px_per_mm ** 2) / CM2
 
     def mask(self, names: Sequence[str]) -> np.ndarray:
-        """Union of the named regions as a bool mask, clipped to ``face_skin`` if given."""
+        """Union of the named regions as a bool mask, clipped to ``face_skin`` if given,
+        without saturated pixels (see :attr:`measurable`)."""
         key = tuple(sorted(names))
         with self._lock:
             if key not in self._masks:
@@ -414,9 +429,22 @@ class SkinImage:
                     m |= rasterise(g, self.shape)
                 if "face_skin" in regions and "face_skin" not in key:
                     m &= self.face_skin
+                m &= self.measurable
                 m.setflags(write=False)
                 self._masks[key] = m
             return self._masks[key]
+
+    @property
+    def measurable(self) -> np.ndarray:
+        """Pixels with no channel clipped (all within SATURATION_LOW..SATURATION_HIGH): a
+        clipped channel has lost its colour and its texture (specular highlights, over-
+        exposure), so such pixels are left out of every measurement."""
+        if "_measurable" not in self._masks:
+            img = self.face.restored.image
+            m = ((img.max(axis=2) <= SATURATION_HIGH) & (img.min(axis=2) >= SATURATION_LOW))
+            m.setflags(write=False)
+            self._masks["_measurable"] = m
+        return self._masks["_measurable"]
 
     @property
     def face_skin(self) -> np.ndarray:
@@ -442,7 +470,8 @@ class SkinImage:
     def haemoglobin(self) -> torch.Tensor:
         """Haemoglobin index map (see :func:`chromophore_indices`), computed once."""
         if "_hb" not in self._masks:
-            self._masks["_hb"], self._masks["_mel"] = chromophore_indices(self.rgb)
+            self._masks["_hb"], self._masks["_mel"] = chromophore_indices(self.rgb,
+                                                                          self.linear)
         return self._masks["_hb"]
 
     @property
@@ -466,7 +495,8 @@ def prepare(face: FaceGeometry) -> SkinImage:
         device = get_device()
         if skin is None or skin.rgb.device != device:
             rgb = to_tensor(face.restored.image, device)
-            skin = SkinImage(face=face, rgb=rgb, lab=rgb_to_lab(rgb),
+            lin = linear_from_uint8(face.restored.image, device)
+            skin = SkinImage(face=face, rgb=rgb, linear=lin, lab=rgb_to_lab(rgb, lin),
                              px_per_mm=float(face.restored.px_per_mm))
             _CACHE[face] = skin
         return skin
@@ -533,13 +563,13 @@ def local_maxima_3d(stack: torch.Tensor, candidates: torch.Tensor):
 
 def local_difference(skin: SkinImage, channel: torch.Tensor, zone: np.ndarray,
                      smooth_mm: float, background_mm: float,
-                     exclude_above: float | None = None) -> np.ndarray:
+                     exclude_above: float | None = None, rounds: int = 1) -> np.ndarray:
     """``smooth(channel) - background(channel)`` inside ``zone`` (numpy, full size).
 
     Both are normalised (masked) blurs over the zone only, so what lies outside it (eyes,
     brows, hair, background) neither darkens nor reddens the reference. With
-    ``exclude_above``, the background is estimated twice: the second time without the pixels
-    that rose more than that above the first estimate, so spots, hair strands and
+    ``exclude_above``, the background is estimated ``rounds`` more times, each without the
+    pixels that rose more than that above the previous estimate, so spots, hair and
     neighbouring features do not lift their own reference (a robust local background).
     Computed on the zone's bounding box.
     """
@@ -552,18 +582,30 @@ def local_difference(skin: SkinImage, channel: torch.Tensor, zone: np.ndarray,
     fine = masked_blur(ch, zt, skin.px(smooth_mm))
     coarse = masked_blur(ch, zt, skin.px(background_mm))
     if exclude_above is not None:
-        coarse = masked_blur(ch, zt & (fine - coarse <= exclude_above), skin.px(background_mm))
+        for _ in range(rounds):
+            keep = zt & (fine - coarse <= exclude_above)
+            coarse = masked_blur(ch, keep, skin.px(background_mm))
     out[ys, xs] = (fine - coarse).cpu().numpy()
     return out
 
 
+def robust_sigma(values: np.ndarray) -> float:
+    """1.4826 * median absolute deviation: the standard deviation of the noise, unmoved by
+    the few pixels that are features."""
+    if values.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
 def spot_components(contrast: np.ndarray, zone: np.ndarray, skin: SkinImage, high: float,
                     low: float, min_area_mm2: float, max_area_mm2: float,
-                    min_thickness_mm: float, max_aspect: float = 1e9):
+                    min_thickness_mm: float, max_aspect: float = 1e9,
+                    min_solidity: float = 0.0):
     """Spots: components of ``contrast > low`` holding a pixel ``> high``, inside ``zone``,
     whose area is within bounds and whose thickness (twice the largest inscribed radius)
     reaches ``min_thickness_mm`` (so lines and hair are not spots) and whose oriented
-    bounding box is at most ``max_aspect`` times longer than wide (folds and creases).
+    bounding box is at most ``max_aspect`` times longer than wide (folds and creases) and
+    which fill at least ``min_solidity`` of their convex hull (ragged shading patterns).
 
     Returns a list of dicts: polygon, area_mm2, intensity (mean contrast), centre (x, y).
     """
@@ -590,6 +632,8 @@ def spot_components(contrast: np.ndarray, zone: np.ndarray, skin: SkinImage, hig
             (_, (rw, rh), _) = cv2.minAreaRect(np.asarray(poly.exterior.coords, np.float32))
             if max(rw, rh) > max_aspect * max(min(rw, rh), 1e-6):
                 continue
+        if min_solidity > 0 and poly.area < min_solidity * poly.convex_hull.area:
+            continue
         c = poly.centroid
         out.append({"polygon": poly, "area_mm2": float(stats[i, cv2.CC_STAT_AREA] / mm2),
                     "intensity": float(means[i]), "centre": (c.x, c.y)})
@@ -614,13 +658,15 @@ def _index_weights(cancel: Sequence[float], measure: Sequence[float]) -> torch.T
     return torch.tensor(w * OD_TO_INDEX, dtype=torch.float32)
 
 
-def chromophore_indices(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(haemoglobin index, melanin index)`` maps of a ``(3, H, W)`` sRGB image.
+def chromophore_indices(rgb: torch.Tensor, lin: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(haemoglobin index, melanin index)`` maps of a ``(3, H, W)`` sRGB image (``lin``:
+    the same in linear light, if at hand).
 
     Each is insensitive to shading / exposure (adding OD equally to R, G, B) and to the
     other chromophore, and reads 100/ln(10) ~ 43 per unit of its own optical density.
     """
-    od = -torch.log(linear_rgb(rgb).clamp_min(1e-4))
+    od = -torch.log((linear_rgb(rgb) if lin is None else lin).clamp_min(1e-4))
     wh = _index_weights(MELANIN, HAEMOGLOBIN).to(od.device)
     wm = _index_weights(HAEMOGLOBIN, MELANIN).to(od.device)
     return (torch.einsum("c,chw->hw", wh, od), torch.einsum("c,chw->hw", wm, od))

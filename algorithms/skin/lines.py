@@ -38,7 +38,7 @@ LENGTH_MIN_MM = 3.0   # shorter valleys are texture, not lines
 DEEP_WIDTH_MM = 1.2   # wider than this ...
 DEEP_DEPTH = 12.0     # ... and deeper than this (L*): a deep line, drawn as a polygon
 WIDTH_PER_SCALE = 2.0  # a line of width w answers best at scale ~ w / 2
-LOAD_REF = 60.0       # depth-weighted mm of line per cm2 at which the score is 36.8
+LOAD_REF = 10.0       # depth-weighted mm of line per cm2 at which the score is 36.8
 
 
 @register
@@ -51,7 +51,7 @@ class Lines(Algorithm):
                    "hysteresis, skeleton); fine lines as polylines, deep lines as polygons.")
     metrics = (
         MetricSpec("lines", "lines_score", "bad_good_line", None,
-                   "100*exp(-depth-weighted line length per cm2 / 60)"),
+                   f"100*exp(-depth-weighted line length per cm2 / {LOAD_REF:g})"),
         MetricSpec("lines", "lines_number", "numeric", None, "lines found"),
         MetricSpec("lines", "deep_lines_number", "numeric", None, "of which deep"),
         MetricSpec("lines", "lines_length", "numeric", "mm", "total length"),

@@ -26,7 +26,7 @@ from algorithms.types import Feature, Mask
 ZONE = ("forehead", "glabella", "nose", "left_cheek", "right_cheek", "chin")
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
 
-R_MIN_MM = 0.30       # smallest pore radius looked for
+R_MIN_MM = 0.50       # smallest pore radius looked for (resolved from ~2.4 px/mm up)
 R_MAX_MM = 4.00       # largest (beyond: a mole or a spot, see pigmentation)
 SCALE_STEP = 1.26     # ratio of neighbouring blur scales (3 per octave)
 # Response of the normalised DoG to a dark disk of depth d is ~ DOG_GAIN * d (measured on
@@ -36,7 +36,7 @@ CONTRAST_MIN = 5.0    # L* units of depth
 CONTRAST_FULL = 10.0  # depth at which a pore counts fully in the score
 NESTED_DEPTH_RATIO = 0.6  # a larger blob this deep absorbs the small ones inside it
 ROUNDNESS_MIN = 0.35  # Hessian l2/l1 at the blob: below it the "blob" is a stretch of line
-DENSITY_REF = 12.0    # weighted pores per cm2 at which the score is 36.8 (= 100/e)
+DENSITY_REF = 2.0     # weighted pores per cm2 at which the score is 36.8 (= 100/e)
 
 
 @register
@@ -45,11 +45,12 @@ class Pores(Algorithm):
     version = "1.0.0"
     mask_types = ("point_mask",)
     areas = AREAS
-    description = ("Dark blobs 0.3-3.2 mm in radius found by scale-normalised DoG on L*; "
-                   "score from the clarity-weighted number of pores per cm2.")
+    description = (f"Dark round blobs {R_MIN_MM:g}-{R_MAX_MM:g} mm in radius found by "
+                   "scale-normalised DoG on L*; score from the clarity-weighted number of "
+                   "pores per cm2.")
     metrics = (
         MetricSpec("pores", "pores_score", "bad_good_line", None,
-                   "100*exp(-weighted pores per cm2 / 12); higher is better"),
+                   f"100*exp(-clarity-weighted pores per cm2 / {DENSITY_REF:g})"),
         MetricSpec("pores", "pores_number", "numeric", None, "pores found in the pore zone"),
         MetricSpec("pores", "pores_density", "density", "1/cm2", "pores per cm2 of the zone"),
         MetricSpec("pores", "pores_mean_radius", "numeric", "mm", "mean pore radius"),

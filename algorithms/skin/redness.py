@@ -27,7 +27,7 @@ SMOOTH_MM = 1.0
 BASELINE_PERCENTILE = 30.0
 LEVELS = (4.0, 6.0, 8.5, 11.0, 14.0)  # index units above baseline; level 0 outermost
 MIN_AREA_MM2 = 4.0                     # red patches smaller than this are acne's business
-EXCESS_REF = 1.2   # mean excess (EI units) over the skin at which the score is 36.8
+EXCESS_REF = 1.5   # mean excess (index units) over the skin at which the score is 36.8
 EXTENT_REF = 0.25  # red share of the skin at which redness_global_score is 36.8
 INTENSITY_REF = 4.0  # mean EI above LEVELS[0] in red areas at which local score is 36.8
 
@@ -39,15 +39,15 @@ class Redness(Algorithm):
     mask_types = ("heatmap_mask",)
     areas = AREAS
     description = ("Haemoglobin index (optical density with shading and melanin cancelled) "
-                   "above the face's own 30th-percentile baseline; nested heatmap levels at "
-                   "+4, +6, +8.5, +11, +14.")
+                   f"above the face's own {BASELINE_PERCENTILE:g}th-percentile baseline; "
+                   "nested heatmap levels at " + ", ".join(f"+{v:g}" for v in LEVELS) + ".")
     metrics = (
         MetricSpec("redness", "redness_score", "bad_good_line", None,
-                   "100*exp(-mean excess over +4 across the skin / 1.2)"),
+                   f"100*exp(-mean excess over +{LEVELS[0]:g} across the skin / {EXCESS_REF:g})"),
         MetricSpec("redness", "redness_global_score", "bad_good_line", None,
-                   "extent: 100*exp(-red share of the skin / 0.25)"),
+                   f"extent: 100*exp(-red share of the skin / {EXTENT_REF:g})"),
         MetricSpec("redness", "redness_local_score", "bad_good_line", None,
-                   "intensity: 100*exp(-mean index above +4 in the red areas / 4)"),
+                   f"intensity: 100*exp(-mean index above +{LEVELS[0]:g} in red areas / {INTENSITY_REF:g})"),
         MetricSpec("redness", "red_area_share", "numeric", "%", "skin share at level >= 0"),
         MetricSpec("redness", "haemoglobin_index_median", "numeric", "index",
                    "median haemoglobin index of the skin (camera-dependent)"),

@@ -2,8 +2,9 @@
 
 Method (docs/algorithms.md#uniformness): band-pass each CIELAB channel (masked Gaussian at
 FINE_MM minus one at COARSE_MM, both over the skin zone: lighting gradients and the face's
-shape are slower than COARSE_MM and drop out), take the colour difference magnitude
-U = sqrt(dL^2 + da^2 + db^2) (a local Delta E), and smooth it at SMOOTH_MM. The heatmap shows
+shape are slower than COARSE_MM and drop out), rescale by (L_REF + 16) / (median L* + 16)
+(exposure scales CIELAB differences by about that much), take the colour difference
+magnitude U = sqrt(dL^2 + da^2 + db^2) (a local Delta E), and smooth it at SMOOTH_MM. The heatmap shows
 U >= LEVELS[k]; the score maps the mean U over the skin: 100 * exp(-(mean U - U_FLOOR) / U_REF).
 """
 from __future__ import annotations
@@ -23,8 +24,9 @@ COARSE_MM = 5.0
 SMOOTH_MM = 2.0
 LEVELS = (2.5, 3.5, 5.0, 7.0)   # Delta E units; level 0 outermost
 MIN_AREA_MM2 = 6.0
-U_FLOOR = 1.0   # Delta E of camera noise and fine texture that even skin still shows
-U_REF = 2.5     # mean Delta E above the floor at which the score is 36.8
+L_REF = 60.0    # L*: differences are rescaled to a skin of this median lightness
+U_FLOOR = 1.5   # Delta E of camera noise and fine texture that even skin still shows
+U_REF = 3.0     # mean Delta E above the floor at which the score is 36.8
 
 
 @register
@@ -33,11 +35,11 @@ class Uniformness(Algorithm):
     version = "1.0.0"
     mask_types = ("heatmap_mask",)
     areas = AREAS
-    description = ("Local colour difference (band-passed CIELAB, 0.5-5 mm) as a heatmap; "
-                   "score from its mean over the skin.")
+    description = (f"Local colour difference (band-passed CIELAB, {FINE_MM:g}-{COARSE_MM:g} "
+                   "mm) as a heatmap; score from its mean over the skin.")
     metrics = (
         MetricSpec("uniformness", "uniformness_score", "bad_good_line", None,
-                   "100*exp(-(mean local Delta E - 1) / 2.5)"),
+                   f"100*exp(-(mean local Delta E - {U_FLOOR:g}) / {U_REF:g})"),
         MetricSpec("uniformness", "mean_local_delta_e", "numeric", "Delta E"),
         MetricSpec("uniformness", "uneven_share", "numeric", "%",
                    "skin share at heatmap level >= 0"),
@@ -88,6 +90,10 @@ def unevenness(skin: C.SkinImage, zone: np.ndarray):
     lab = skin.lab[:, ys, xs]
     zt = torch.from_numpy(zone[ys, xs].copy()).to(lab.device)
     band = C.masked_blur(lab, zt, skin.px(FINE_MM)) - C.masked_blur(lab, zt, skin.px(COARSE_MM))
+    # exposure: scaling the light scales CIELAB differences by ~(L* + 16); refer them to a
+    # skin of median L* = L_REF so +-10 % brightness does not read as (un)evenness
+    l_med = float(lab[0][zt].median()) if bool(zt.any()) else L_REF
+    band = band * ((L_REF + 16.0) / max(l_med + 16.0, 1.0))
     mag = torch.sqrt((band ** 2).sum(0))
     u[ys, xs] = C.masked_blur(mag, zt, skin.px(SMOOTH_MM)).cpu().numpy()
     bands[:, ys, xs] = band.cpu().numpy()

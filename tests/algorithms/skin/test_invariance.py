@@ -1,0 +1,26 @@
+"""Scores hold still when only the photo changes: resize 0.75x and 2x, JPEG quality 90,
+brightness +-10 %, rotation by 5 degrees move no main score by more than 5 points.
+
+Runs the whole pipeline (face models, then each algorithm) on three of the studio portraits
+(light, medium and dark skin); benchmarks/invariance.py gives the table for all photos.
+"""
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import invariance as inv
+
+pytestmark = pytest.mark.slow
+MAX_DRIFT = 5.0
+
+
+@pytest.mark.parametrize("name", ["london_107", "london_021", "london_042"])
+def test_main_scores_drift_at_most_five_points(name, face_models):
+    from tests.conftest import load_portrait
+
+    base, drifts = inv.drifts(load_portrait(name))
+    worst = max(((d, t, a) for t, row in drifts.items() for a, d in row.items()))
+    print(f"{name}: worst drift {worst[0]:.2f} ({worst[2]}, {worst[1]})")
+    for t, row in drifts.items():
+        print(f"  {t:12s} " + " ".join(f"{a}={d:.1f}" for a, d in row.items()))
+    assert worst[0] <= MAX_DRIFT, worst
