@@ -183,7 +183,7 @@ def face_to_dict(face: FaceGeometry) -> dict[str, Any]:
     """Everything of a FaceGeometry but the restored pixels, as JSON-ready data."""
     return {
         "image_size": list(face.image_size),
-        "landmarks": np.round(face.landmarks, 3).tolist(),
+        "landmarks": face.landmarks.tolist(),  # unrounded: a reloaded face scores the same
         "box": [float(v) for v in face.box],
         "detection_score": float(face.detection_score),
         "face_count": int(face.face_count),
@@ -194,6 +194,9 @@ def face_to_dict(face: FaceGeometry) -> dict[str, Any]:
                      "px_per_mm": float(face.restored.px_per_mm)},
         "regions": {name: shapely.to_wkt(geom, rounding_precision=3)
                     for name, geom in face.regions.items()},
+        "landmarks_z": (None if face.landmarks_z is None
+                        else face.landmarks_z.tolist()),
+        "pose": None if face.pose is None else [float(v) for v in face.pose],
     }
 
 
@@ -210,4 +213,7 @@ def face_from_dict(data: Mapping[str, Any], restored_image: np.ndarray) -> FaceG
         box=tuple(data["box"]), detection_score=float(data["detection_score"]),
         face_count=int(data["face_count"]), px_per_mm=float(data["px_per_mm"]),
         restored=restored,
-        regions={name: wkt.loads(text) for name, text in data["regions"].items()})
+        regions={name: wkt.loads(text) for name, text in data["regions"].items()},
+        landmarks_z=(None if data.get("landmarks_z") is None
+                     else np.asarray(data["landmarks_z"], dtype=np.float64)),
+        pose=None if data.get("pose") is None else tuple(data["pose"]))
