@@ -2,12 +2,13 @@
 
 Method (docs/algorithms.md#acne): local redness R = smooth(H) - background(H) of the
 haemoglobin index H (:func:`algorithms.skin.common.chromophore_indices`: shading and melanin
-cancel, so brown spots and shadows are not red), with masked Gaussians at SMOOTH_MM and BACKGROUND_MM over the skin zone. Spots are the components of
-R > A_LOW holding a pixel > A_HIGH (both raised to LOW_SIGMAS / HIGH_SIGMAS robust noise
-sigmas of R when the photo is noisier), AREA_MIN_MM2..AREA_MAX_MM2 in area, at least
-THICK_MIN_MM thick (so red lines along creases are not spots) and SOLIDITY_MIN solid. Broad redness (a flush) is
-removed by the background and left to the redness algorithm. Score from spots per cm2
-weighted by their redness (:func:`spot_weight`): 100 * exp(-sum(w) / zone_cm2 / DENSITY_REF).
+cancel, so brown spots and shadows are not red), with masked Gaussians at SMOOTH_MM and
+BACKGROUND_MM over the skin zone. Spots are the components of R > A_LOW holding a pixel
+> A_HIGH (both raised to LOW_SIGMAS / HIGH_SIGMAS robust noise sigmas of R when the photo is
+noisier), AREA_MIN_MM2..AREA_MAX_MM2 in area, at least THICK_MIN_MM thick (so red lines
+along creases are not spots) and SOLIDITY_MIN solid. Broad redness (a flush) is removed by
+the background and left to the redness algorithm. Score from spots per cm2 weighted by
+their redness (:func:`spot_weight`): 100 * exp(-sum(w) / zone_cm2 / DENSITY_REF).
 """
 from __future__ import annotations
 

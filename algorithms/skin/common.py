@@ -89,15 +89,17 @@ def linear_rgb(rgb: torch.Tensor) -> torch.Tensor:
     return torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
 
 
+_LINEAR_LUT = linear_rgb(torch.arange(256, dtype=torch.float32) / 255.0).numpy()
+
+
 def linear_from_uint8(image: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
-    """``(H, W, 3)`` uint8 sRGB -> ``(3, H, W)`` linear light, by a 256-entry lookup table."""
-    device = device or get_device()
-    lut = linear_rgb(torch.arange(256, dtype=torch.float32, device=device) / 255.0)
-    idx = torch.from_numpy(np.ascontiguousarray(image[..., :3])).to(device).long()
-    return lut[idx].permute(2, 0, 1).contiguous()
+    """``(H, W, 3)`` uint8 sRGB -> ``(3, H, W)`` linear light, by a 256-entry lookup table
+    (a decode, not a filter: done by numpy before the tensor goes to the device)."""
+    planes = np.moveaxis(np.asarray(image[..., :3]), -1, 0)
+    return torch.from_numpy(_LINEAR_LUT[planes]).to(device or get_device())
 
 
-def rgb_to_lab(rgb: torch.Tensor, lin: torch.Tensor | None = None) -> torch.Tensor:
+def rgb_to_lab(rgb: torch.Tensor | None, lin: torch.Tensor | None = None) -> torch.Tensor:
     """``(3, H, W)`` sRGB [0, 1] -> ``(3, H, W)`` CIELAB (L* 0-100, a*, b*), D65 white.
     ``lin``: the same image in linear light, if already at hand."""
     lin = linear_rgb(rgb) if lin is None else lin
@@ -176,14 +178,39 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     A Gaussian pyramid: blurs of DECIMATE_FROM px and more blur at 1 px, keep every other
     pixel, blur the half-size copy by sqrt(sigma^2 - 1) / 2 (recursively) and interpolate
     back. Gaussians compose, so the result is the same blur to a small fraction of an L*
-    unit (no shift), at a quarter of the cost per halving.
+    unit (no shift), at a quarter of the cost per halving. Backgrounds (>= POOL_FROM px) start
+    with a box average instead (:func:`_pooled_blur`): within 0.1 L* on average.
     """
     if sigma <= 0.1:
         return x
+    if sigma >= POOL_FROM and min(x.shape[-2:]) >= 4 * POOL_FACTOR:
+        return _pooled_blur(x, sigma)
     if sigma >= DECIMATE_FROM and min(x.shape[-2:]) >= 16:
         small = blur(_halve(x), math.sqrt(sigma ** 2 - HALVE_SIGMA ** 2) / 2)
         return _double(small, x.shape)
     return _direct_blur(x, sigma)
+
+
+POOL_FROM = 8.0  # px; blurs this wide start with a POOL_FACTOR box average (cheaper still)
+POOL_FACTOR = 4
+
+
+def _pooled_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Wide blurs (backgrounds): average POOL_FACTOR x POOL_FACTOR blocks, blur the small
+    image by what remains of sigma (the box has variance (f^2 - 1) / 12), interpolate back
+    exactly (the image is padded to whole blocks so block centres map to pixel centres)."""
+    f = POOL_FACTOR
+    shape = x.shape
+    h, w = shape[-2:]
+    x4 = x.reshape(-1, 1, h, w)
+    ph, pw = (-h) % f, (-w) % f
+    if ph or pw:
+        x4 = F.pad(x4, (0, pw, 0, ph), mode="replicate")
+    small = F.avg_pool2d(x4, f)
+    s = math.sqrt(max(sigma ** 2 - (f ** 2 - 1) / 12.0, 0.25)) / f
+    small = blur(small[:, 0], s)[:, None]
+    up = F.interpolate(small, scale_factor=f, mode="bilinear", align_corners=False)
+    return up[..., :h, :w].reshape(shape)
 
 
 def masked_blur(x: torch.Tensor, mask: torch.Tensor, sigma: float,
@@ -398,8 +425,7 @@ class SkinImage:
     """The restored face ready for analysis; built once per face by :func:`prepare`."""
 
     face: FaceGeometry
-    rgb: torch.Tensor            # (3, H, W) sRGB [0, 1], on the device
-    linear: torch.Tensor         # (3, H, W) linear light
+    linear: torch.Tensor         # (3, H, W) linear light, on the device
     lab: torch.Tensor            # (3, H, W) CIELAB
     px_per_mm: float
     _masks: dict = field(default_factory=dict, repr=False)
@@ -407,7 +433,14 @@ class SkinImage:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.rgb.shape[-2:])  # type: ignore[return-value]
+        return tuple(self.linear.shape[-2:])  # type: ignore[return-value]
+
+    @property
+    def rgb(self) -> torch.Tensor:
+        """(3, H, W) sRGB [0, 1] (made on first use: the measures work on linear light)."""
+        if "_rgb" not in self._masks:
+            self._masks["_rgb"] = to_tensor(self.face.restored.image, self.linear.device)
+        return self._masks["_rgb"]
 
     def px(self, mm: float) -> float:
         """Millimetres -> restored pixels."""
@@ -470,8 +503,7 @@ class SkinImage:
     def haemoglobin(self) -> torch.Tensor:
         """Haemoglobin index map (see :func:`chromophore_indices`), computed once."""
         if "_hb" not in self._masks:
-            self._masks["_hb"], self._masks["_mel"] = chromophore_indices(self.rgb,
-                                                                          self.linear)
+            self._masks["_hb"], self._masks["_mel"] = chromophore_indices(None, self.linear)
         return self._masks["_hb"]
 
     @property
@@ -481,9 +513,10 @@ class SkinImage:
         return self._masks["_mel"]
 
     def tensor_mask(self, names: Sequence[str]) -> torch.Tensor:
-        return torch.from_numpy(np.array(self.mask(names))).to(self.rgb.device)
+        return torch.from_numpy(np.array(self.mask(names))).to(self.linear.device)
 
 
+PREPARE_MARGIN_MM = 25.0  # > 3 x the widest background blur (6 mm) + its halving
 _CACHE: "weakref.WeakKeyDictionary[FaceGeometry, SkinImage]" = weakref.WeakKeyDictionary()
 _CACHE_LOCK = threading.Lock()
 
@@ -493,10 +526,22 @@ def prepare(face: FaceGeometry) -> SkinImage:
     with _CACHE_LOCK:
         skin = _CACHE.get(face)
         device = get_device()
-        if skin is None or skin.rgb.device != device:
-            rgb = to_tensor(face.restored.image, device)
+        if skin is None or skin.linear.device != device:
             lin = linear_from_uint8(face.restored.image, device)
-            skin = SkinImage(face=face, rgb=rgb, linear=lin, lab=rgb_to_lab(rgb, lin),
+            # CIELAB only around the face: every zone, with its widest background, lies in
+            # the face outline grown by PREPARE_MARGIN_MM; the rest stays 0
+            img_h, img_w = lin.shape[-2:]
+            outline = face.regions.get("face_skin")
+            lab = torch.zeros_like(lin)
+            if outline is not None and not outline.is_empty:
+                margin = PREPARE_MARGIN_MM * float(face.restored.px_per_mm)
+                x0, y0, x1, y1 = outline.buffer(margin).bounds
+                ys = slice(max(int(y0), 0), min(int(math.ceil(y1)), img_h))
+                xs = slice(max(int(x0), 0), min(int(math.ceil(x1)), img_w))
+                lab[:, ys, xs] = rgb_to_lab(None, lin[:, ys, xs])
+            else:
+                lab = rgb_to_lab(None, lin)
+            skin = SkinImage(face=face, linear=lin, lab=lab,
                              px_per_mm=float(face.restored.px_per_mm))
             _CACHE[face] = skin
         return skin
@@ -658,7 +703,7 @@ def _index_weights(cancel: Sequence[float], measure: Sequence[float]) -> torch.T
     return torch.tensor(w * OD_TO_INDEX, dtype=torch.float32)
 
 
-def chromophore_indices(rgb: torch.Tensor, lin: torch.Tensor | None = None
+def chromophore_indices(rgb: torch.Tensor | None, lin: torch.Tensor | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(haemoglobin index, melanin index)`` maps of a ``(3, H, W)`` sRGB image (``lin``:
     the same in linear light, if at hand).

@@ -47,7 +47,8 @@ class Redness(Algorithm):
         MetricSpec("redness", "redness_global_score", "bad_good_line", None,
                    f"extent: 100*exp(-red share of the skin / {EXTENT_REF:g})"),
         MetricSpec("redness", "redness_local_score", "bad_good_line", None,
-                   f"intensity: 100*exp(-mean index above +{LEVELS[0]:g} in red areas / {INTENSITY_REF:g})"),
+                   f"intensity: 100*exp(-mean index above +{LEVELS[0]:g} in red areas "
+                   f"/ {INTENSITY_REF:g})"),
         MetricSpec("redness", "red_area_share", "numeric", "%", "skin share at level >= 0"),
         MetricSpec("redness", "haemoglobin_index_median", "numeric", "index",
                    "median haemoglobin index of the skin (camera-dependent)"),

@@ -2,7 +2,6 @@
 return, in which coordinates, with which metrics and areas; the registry around them."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from algorithms import registry
