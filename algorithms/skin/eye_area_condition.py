@@ -55,11 +55,15 @@ class EyeAreaCondition(Algorithm):
     def analyse(self, image, face):
         face = C.require_face(face)
         skin = C.prepare(face)
-        L = skin.lab[0]
-        Ls = C.blur(L, skin.px(SMOOTH_MM)).cpu().numpy()
-        bag_v = _vertical_valley(L, skin.px(BAG_SCALE_MM))
+        # filters on the box around both under-eyes and cheeks only (full-size maps, 0 outside)
+        box = skin.mask(tuple(r for pair in SIDES.values() for r in pair))
+        ys, xs = C.bbox_slices(box, int(3 * skin.px(BAG_SCALE_MM)) + 2)
+        L = skin.lab[0, ys, xs]
+        Ls, bag_v, groove_v = (np.zeros(skin.shape, np.float32) for _ in range(3))
+        Ls[ys, xs] = C.blur(L, skin.px(SMOOTH_MM)).cpu().numpy()
+        bag_v[ys, xs] = _vertical_valley(L, skin.px(BAG_SCALE_MM))
         l1, _ = C.hessian_eigenvalues(L, skin.px(GROOVE_SCALE_MM))
-        groove_v = l1.clamp_min(0).cpu().numpy()
+        groove_v[ys, xs] = l1.clamp_min(0).cpu().numpy()
         nose = face.regions.get("nose")
         mid_x = nose.centroid.x if nose is not None else skin.shape[1] / 2
 

@@ -56,9 +56,12 @@ class SkinTone(Algorithm):
     def analyse(self, image, face):
         face = C.require_face(face)
         skin = C.prepare(face)
-        lab = skin.lab.cpu().numpy()
+        box = skin.mask(tuple({r for a in AREAS for r in C.AREA_REGIONS[a]}))
+        ys, xs = C.bbox_slices(box, 0)
+        lab = skin.lab[:, ys, xs].cpu().numpy()
 
         def metrics(mask):
+            mask = mask[ys, xs]
             if mask.sum() < 50:
                 return None
             L = lab[0][mask]
