@@ -61,6 +61,7 @@ SKIN_REGIONS = (
     "right_nasolabial", "perioral",
 )
 CM2 = 100.0  # mm2 in one cm2
+AREA_MIN_MM2 = 20.0  # a reported area with less visible skin is left out
 SATURATION_LOW, SATURATION_HIGH = 3, 250  # 8-bit channel values outside: clipped
 
 
@@ -491,13 +492,9 @@ class SkinImage:
     def area_mask(self, area: str) -> np.ndarray:
         return self.mask(AREA_REGIONS[area])
 
-    def areas_present(self, areas: Iterable[str], min_mm2: float = 20.0) -> list[str]:
-        """The areas whose masks are big enough to measure (>= ``min_mm2``)."""
-        out = []
-        for a in areas:
-            if self.area_mask(a).sum() / self.px_per_mm ** 2 >= min_mm2:
-                out.append(a)
-        return out
+    def area_visible(self, area: str) -> bool:
+        """Whether at least AREA_MIN_MM2 of the reported ``area`` is there to measure."""
+        return self.area_mask(area).sum() / self.px_per_mm ** 2 >= AREA_MIN_MM2
 
     @property
     def haemoglobin(self) -> torch.Tensor:
@@ -512,8 +509,6 @@ class SkinImage:
         self.haemoglobin  # noqa: B018 - computes both
         return self._masks["_mel"]
 
-    def tensor_mask(self, names: Sequence[str]) -> torch.Tensor:
-        return torch.from_numpy(np.array(self.mask(names))).to(self.linear.device)
 
 
 PREPARE_MARGIN_MM = 25.0  # > 3 x the widest background blur (6 mm) + its halving

@@ -92,7 +92,7 @@ class Lines(Algorithm):
 
         def per_area(a):
             px = skin.area_mask(a).sum()
-            if px / mm ** 2 < 20:
+            if not skin.area_visible(a):
                 return None
             s, sub = summary(inside[a], px)
             return C.main_metric("lines", "lines_score", s), sub

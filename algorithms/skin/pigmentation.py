@@ -108,7 +108,7 @@ class Pigmentation(Algorithm):
 
         def per_area(a):
             px = skin.area_mask(a).sum()
-            return metrics(inside[a], px) if px / skin.px_per_mm ** 2 >= 20 else None
+            return metrics(inside[a], px) if skin.area_visible(a) else None
 
         feats = tuple(Feature(s["polygon"], {"intensity": s["intensity"],
                                              "area_mm2": s["area_mm2"]}) for s in spots)

@@ -84,7 +84,7 @@ class Pores(Algorithm):
 
         def per_area(a):
             px = skin.area_mask(a).sum()
-            if px / skin.px_per_mm ** 2 < 20:
+            if not skin.area_visible(a):
                 return None
             s, sub = summary(inside[a], px)
             return C.main_metric("pores", "pores_score", s), sub

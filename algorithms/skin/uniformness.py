@@ -75,7 +75,7 @@ class Uniformness(Algorithm):
 
         def per_area(a):
             m = skin.area_mask(a)
-            return metrics(m) if m.sum() / skin.px_per_mm ** 2 >= 20 else None
+            return metrics(m) if skin.area_visible(a) else None
 
         return C.make_result(type(self), face, main, subs, C.area_results(AREAS, per_area),
                              (Mask("heatmap_mask", "uniformness", tuple(feats)),))
