@@ -49,7 +49,7 @@ def render(image: np.ndarray, masks: Sequence[Mask], *, style: Style) -> np.ndar
     image : (H, W, 3) uint8 ndarray
         The photo, RGB. Not modified.
     masks : sequence of Mask
-        Geometry in the image's pixel coordinates (x right, y down, pixel centres on integers).
+        Geometry in the image's pixel coordinates (x right, y down, pixel centres at i + 0.5).
     style : Style
         Colours and options; see :class:`~rasterisation.render.style.Style`.
 

@@ -7,8 +7,8 @@ lines, and the same dark halo under every line (a wider stroke drawn first). Wit
 ``background`` (``mask_over_image``) the encoded photo is embedded under the masks as a
 data-URI ``<image>``.
 
-Geometry is in pixel coordinates with pixel centres on integers; SVG puts pixel centres on
-half-integers, so the masks are drawn inside ``translate(0.5 0.5)``.
+Geometry is in continuous pixel coordinates (pixel centres at i + 0.5), which is SVG's own
+convention: coordinates are written as they are.
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def render_svg(masks: Sequence[Mask], *, width: int, height: int, style: Style,
                    f'{data}"/>')
     widths = common.widths(style, width, height)
     pal = style.colours
-    out.append('<g transform="translate(0.5 0.5)">')
+    out.append('<g>')
     for mask in masks:
         out.append(f'<g class={quoteattr("mask " + mask.mask_type)} '
                    f'data-name={quoteattr(str(mask.name))}>')
