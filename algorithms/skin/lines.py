@@ -5,9 +5,11 @@ eigenvalues l1 >= l2; across a dark line l1 is large and positive, along it l2 i
 The valley strength V_s = s^2 * l1 * exp(-(max(l2, 0) / l1)^2 / (2 * BLOB_BETA^2)) keeps lines
 and suppresses round dark blobs (pores, where l2 ~ l1). V = max over scales, calibrated to
 L* units of line depth. Hysteresis (strong / weak thresholds) keeps the connected line pixels,
-a skeleton gives each line's centre, the longest path through each skeleton is the polyline.
-Lines wider than DEEP_WIDTH_MM and deeper than DEEP_DEPTH are "deep lines" and are returned
-as polygons (their outline), the others as polylines with their width.
+a skeleton gives each line's centre, the longest path through each skeleton piece is a
+polyline (pieces left over are searched again: lines that meet are separate lines). Lines
+wider than DEEP_WIDTH_MM and deeper than DEEP_DEPTH are "deep lines" and are returned as
+polygons (their outline), the others as polylines with their width. Score: weighted line
+length per cm2 (:func:`line_weight`), 100 * exp(-load / LOAD_REF).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 from scipy import sparse
 from scipy.sparse import csgraph
+from shapely.affinity import translate
 from shapely.geometry import LineString
 from skimage.morphology import skeletonize
 
@@ -35,10 +38,12 @@ RIDGE_GAIN = 0.45     # V = RIDGE_GAIN * depth (L*) for a drawn line at its best
 DEPTH_HIGH = 5.5      # L*: a line must reach this depth somewhere (strong seed)
 DEPTH_LOW = 3.5       # L*: and is followed while deeper than this (weak)
 LENGTH_MIN_MM = 3.0   # shorter valleys are texture, not lines
+BRANCH_MIN = 3.0      # a line branching off another must be this many times as long
 DEEP_WIDTH_MM = 1.2   # wider than this ...
 DEEP_DEPTH = 12.0     # ... and deeper than this (L*): a deep line, drawn as a polygon
 WIDTH_PER_SCALE = 2.0  # a line of width w answers best at scale ~ w / 2
-LOAD_REF = 10.0       # depth-weighted mm of line per cm2 at which the score is 36.8
+WEIGHT_FULL = 10.0    # L*: median depth at which a line's length counts fully
+LOAD_REF = 10.0       # weighted mm of line per cm2 at which the score is 36.8
 
 
 @register
@@ -71,7 +76,7 @@ class Lines(Algorithm):
         width = np.array([ln["width"] / mm for ln in lines])
         deep = np.array([ln["deep"] for ln in lines], bool)
         centres = np.array([ln["centre"] for ln in lines]).reshape(-1, 2)
-        load_w = length * np.clip(depth / 10.0, 0.0, 2.0)
+        load_w = length * line_weight(depth)
 
         def summary(sel, area_px):
             cm2 = max(skin.px2_to_cm2(area_px), 1e-6)
@@ -108,6 +113,12 @@ class Lines(Algorithm):
             C.area_results(AREAS, per_area),
             (Mask("polyline_mask", "fine_lines", fine), Mask("polygon_mask", "deep_lines",
                                                               deep_f)))
+
+
+def line_weight(depth: np.ndarray) -> np.ndarray:
+    """How much a mm of line counts, from its median depth: 0 at DEPTH_LOW (a line barely
+    found, which resampling may lose), 1 at WEIGHT_FULL L*, at most 2."""
+    return np.clip((depth - DEPTH_LOW) / (WEIGHT_FULL - DEPTH_LOW), 0.0, 2.0)
 
 
 def valley_strength(L: torch.Tensor, scales_px) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,7 +159,7 @@ def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
     out = []
     scale_arr = np.asarray(scales)
     min_len = skin.px(LENGTH_MIN_MM)
-    for path in _longest_paths(skel, labels, min_len):
+    for path in _longest_paths(skel, min_len):
         yy, xx = path[:, 0], path[:, 1]
         d = float(np.median(depth[yy, xx]))
         w = float(np.median(scale_arr[arg[yy, xx]])) * WIDTH_PER_SCALE
@@ -157,18 +168,29 @@ def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
         deep = w >= skin.px(DEEP_WIDTH_MM) and d >= DEEP_DEPTH
         poly = None
         if deep:
-            comp = labels[yy[0], xx[0]]
+            # the outline of its hysteresis component near this line (the component may
+            # hold other lines that touch it)
+            comp = labels[yy[len(yy) // 2], xx[len(xx) // 2]]
             found = C.polygon_features(labels, [comp], stats, simplify_px=0.75)
-            poly = found[0][1] if found else line.buffer(w / 2)
+            near = line.buffer(w, cap_style="flat")
+            poly = (translate(found[0][1], xs.start, ys.start).intersection(near) if found
+                    else line.buffer(w / 2))
+            if poly.geom_type != "Polygon":
+                parts = [p for p in getattr(poly, "geoms", []) if p.geom_type == "Polygon"]
+                poly = max(parts, key=lambda p: p.area) if parts else line.buffer(w / 2)
         out.append({"line": line, "polygon": poly, "width": w, "depth": d,
                     "length": float(line.length), "deep": deep,
                     "centre": tuple(np.asarray(line.interpolate(0.5, normalized=True).coords)[0])})
     return out
 
 
-def _longest_paths(skel: np.ndarray, labels: np.ndarray, min_len: float):
-    """The longest path (pixel coordinates ``(n, 2)`` y, x) through each skeleton component
-    that is at least ``min_len`` px long; found with two Dijkstra sweeps per component."""
+def _longest_paths(skel: np.ndarray, min_len: float):
+    """Lines through a skeleton, as pixel paths ``(n, 2)`` (y, x) at least ``min_len`` px long.
+
+    In each component the longest path (two Dijkstra sweeps) is a line; what remains of the
+    component once it is taken out (lines that touch or cross it, long branches) is searched
+    again the same way, for pieces at least BRANCH_MIN times as long, so two wrinkles that
+    meet are two lines, not one, and skeleton spurs are no lines at all."""
     yy, xx = np.nonzero(skel)
     n = len(yy)
     if n == 0:
@@ -189,20 +211,29 @@ def _longest_paths(skel: np.ndarray, labels: np.ndarray, min_len: float):
     g = sparse.coo_matrix((np.concatenate(wts), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n, n)).tocsr()
     ncomp, comp = csgraph.connected_components(g, directed=False)
+    queue = [(np.flatnonzero(comp == c), min_len) for c in range(ncomp)]
     paths = []
-    for c in range(ncomp):
-        nodes = np.flatnonzero(comp == c)
-        if len(nodes) * 1.0 < min_len * 0.7:  # cannot be long enough
+    while queue:
+        nodes, need = queue.pop()
+        if len(nodes) < 0.7 * need:  # cannot hold a line long enough
             continue
-        d0 = csgraph.dijkstra(g, directed=False, indices=nodes[0])
-        a = nodes[np.argmax(d0[nodes])]
-        da, pred = csgraph.dijkstra(g, directed=False, indices=a, return_predecessors=True)
-        b = nodes[np.argmax(da[nodes])]
-        if da[b] < min_len:
+        sub = g[nodes][:, nodes]
+        d0 = csgraph.dijkstra(sub, directed=False, indices=0)
+        a = int(np.argmax(np.where(np.isfinite(d0), d0, -1)))
+        da, pred = csgraph.dijkstra(sub, directed=False, indices=a, return_predecessors=True)
+        b = int(np.argmax(np.where(np.isfinite(da), da, -1)))
+        if da[b] < need:
             continue
         seq = [b]
         while seq[-1] != a:
             seq.append(pred[seq[-1]])
         seq = np.array(seq)
-        paths.append(np.stack([yy[seq], xx[seq]], 1))
+        paths.append(np.stack([yy[nodes[seq]], xx[nodes[seq]]], 1))
+        # lines that cross or touch this one: what is left of the component, in pieces
+        rest = np.ones(len(nodes), bool)
+        rest[seq] = False
+        if rest.sum() >= 0.7 * BRANCH_MIN * min_len:
+            keep = np.flatnonzero(rest)
+            n2, comp2 = csgraph.connected_components(sub[keep][:, keep], directed=False)
+            queue.extend((nodes[keep[comp2 == c]], BRANCH_MIN * min_len) for c in range(n2))
     return paths

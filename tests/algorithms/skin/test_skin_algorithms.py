@@ -2,6 +2,7 @@
 return, in which coordinates, with which metrics and areas; the registry around them."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from algorithms import registry
@@ -175,3 +176,30 @@ def test_scores_measure_in_millimetres_not_pixels():
         s1 = registry.get(name).analyse(img, f1).main_metric.value
         s2 = registry.get(name).analyse(big, f2).main_metric.value
         assert abs(s1 - s2) <= 5, (name, s1, s2)
+
+
+def test_lines_lie_on_the_wrinkles_drawn(hand_face):
+    """A deep and a fine dark line drawn into the photo come back where they were drawn: a
+    polygon over the deep one, a polyline along the fine one (restored coordinates)."""
+    import cv2
+    from shapely.geometry import LineString
+
+    img, face = hand_face
+    inv = face.restored.to_original
+    # in restored pixels: across the forehead (deep) and down the right cheek (fine)
+    deep = LineString([(470, 250), (560, 255)])
+    fine = LineString([(330, 530), (340, 600)])
+    drawn = img.copy()
+    for line, width, depth in ((deep, 10, 0.45), (fine, 3, 0.4)):
+        pts = np.asarray(line.coords) @ inv[:, :2].T + inv[:, 2]
+        mask = np.zeros(img.shape[:2], np.uint8)
+        px = max(1, round(width / face.restored.px_per_mm * face.px_per_mm))
+        cv2.polylines(mask, [np.round(pts - 0.5).astype(np.int32)], False, 255, px)
+        drawn = (drawn * (1 - depth * mask[..., None] / 255.0)).astype(np.uint8)
+    again = face_from_eyes(drawn, *EYES["london_021"])
+    res = registry.get("lines").analyse(drawn, again)
+    masks = {mk.mask_type: mk for mk in res.masks}
+    polys = [f.geometry for f in masks["polygon_mask"].features]
+    fines = [f.geometry for f in masks["polyline_mask"].features]
+    assert any(p.intersection(deep.buffer(3)).area > 0.5 * deep.buffer(3).area for p in polys)
+    assert any(g.intersection(fine.buffer(4)).length > 0.6 * fine.length for g in fines)
