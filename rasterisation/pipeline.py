@@ -22,6 +22,7 @@ from shapely import wkt
 
 from algorithms import registry
 from algorithms.face import FaceGeometry, NoFaceError, Restored, analyse_face
+from algorithms.face.convert import to_image_type
 from algorithms.types import IMAGE_TYPES, AnalysisResult, validate_choice
 
 __all__ = [
@@ -56,12 +57,13 @@ class MaskError(ValueError):
     """A per-mask failure the client can act on (unknown algorithm, no face, ...)."""
 
 
-def in_image_type(result: AnalysisResult, face: FaceGeometry | None, image_type: str,
-                  *, original_size: tuple[int, int]) -> AnalysisResult:
+def in_image_type(result: AnalysisResult, face: FaceGeometry | None, image_type: str
+                  ) -> AnalysisResult:
     """``result`` expressed in ``image_type`` ('original' or 'restored') pixel coordinates.
 
     Results are computed in one space (restored when a face was used) and mapped through the
-    face's stored affine transform, so both spaces always describe the same findings.
+    face's stored affine transform, so both spaces always describe the same findings. A
+    result of a photo without a face exists in the original space only.
     """
     validate_choice("image_type", image_type, IMAGE_TYPES)
     if result.image_type == image_type:
@@ -69,13 +71,7 @@ def in_image_type(result: AnalysisResult, face: FaceGeometry | None, image_type:
     if face is None:
         raise MaskError("no face was found in this image, so it has no restored image; "
                         "ask for image_type=original")
-    if image_type == "original":
-        w, h = original_size
-        return result.transformed(face.restored.to_original, width=w, height=h,
-                                  image_type="original")
-    w, h = face.restored.size
-    return result.transformed(face.restored.from_original, width=w, height=h,
-                              image_type="restored")
+    return to_image_type(result, face, image_type)
 
 
 class PhotoAnalysis:
@@ -175,7 +171,7 @@ class PhotoAnalysis:
         native = self.native_result(tech_name)
         if native.image_type == image_type:
             return native
-        return in_image_type(native, self.face, image_type, original_size=self.original_size)
+        return in_image_type(native, self.face, image_type)
 
 
 # ------------------------------------------------------------------ (de)serialisation

@@ -111,12 +111,6 @@ class StoredPhoto:
         self.stage(row)
         self._face_row = row
 
-    def has_face(self) -> bool:
-        row = self.face_row
-        if row is not None:
-            return row.has_face
-        return self.photo.face is not None
-
     def picture(self, image_type: str) -> np.ndarray:
         """The pixels a mask of ``image_type`` is drawn on (fetched once per request)."""
         validate_choice("image_type", image_type, IMAGE_TYPES)
@@ -174,8 +168,7 @@ class StoredPhoto:
         if photo.face is not None:
             for other in IMAGE_TYPES:
                 if other not in spaces:
-                    spaces[other] = in_image_type(native, photo.face, other,
-                                                  original_size=photo.original_size)
+                    spaces[other] = in_image_type(native, photo.face, other)
         for space, res in spaces.items():
             key = (tech_name, algorithm.version, space)
             if key not in self._records:
