@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from algorithms.face.types import FaceGeometry
-from algorithms.types import AnalysisResult
+from algorithms.types import AnalysisResult, metric_label
 
 __all__ = [
     "Algorithm", "MetricSpec", "UnknownAlgorithm", "NotSupported", "register", "get",
@@ -50,11 +50,17 @@ class NotSupported(UnknownAlgorithm):
 
 @dataclass(frozen=True)
 class MetricSpec:
+    """A metric an algorithm answers: ``tech_name`` names the metric (``pores_number``)."""
+
+    algorithm: str
     tech_name: str
-    name: str
     widget_type: str
     unit: str | None = None
     description: str = ""
+
+    @property
+    def name(self) -> str:
+        return metric_label(self.tech_name)
 
 
 class Algorithm(abc.ABC):

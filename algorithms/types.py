@@ -26,6 +26,7 @@ __all__ = [
     "WIDGET_TYPES",
     "IMAGE_TYPES",
     "Metric",
+    "metric_label",
     "AreaResult",
     "Feature",
     "Mask",
@@ -62,18 +63,31 @@ def band_label(score: float) -> str:
     return "Bad"
 
 
+def metric_label(tech_name: str) -> str:
+    """The display name of a metric: ``"pores_number"`` -> ``"Pores number"``."""
+    return tech_name.replace("_", " ").capitalize()
+
+
 @dataclass(frozen=True)
 class Metric:
-    """One named measurement. ``value`` is a float for numeric widgets, a str for category."""
+    """One measurement of an algorithm. ``value`` is a float, or a str for category widgets.
 
+    As in the anchor API, ``tech_name`` names the metric itself (``pores_number``), so a
+    client finds a sub-metric by it; ``name`` is its display name (``Pores number``).
+    """
+
+    algorithm: str
     tech_name: str
-    name: str
     value: float | str
     widget_type: str = "numeric"
     unit: str | None = None
 
     def __post_init__(self):
         validate_choice("widget_type", self.widget_type, WIDGET_TYPES)
+
+    @property
+    def name(self) -> str:
+        return metric_label(self.tech_name)
 
     def to_dict(self) -> dict[str, Any]:
         value = self.value
@@ -182,10 +196,10 @@ class AnalysisResult:
         }
 
 
-def _metric_from_dict(d: Mapping[str, Any] | None) -> Metric | None:
+def _metric_from_dict(d: Mapping[str, Any] | None, algorithm: str) -> Metric | None:
     if d is None:
         return None
-    return Metric(tech_name=d["tech_name"], name=d["name"], value=d["value"],
+    return Metric(algorithm=algorithm, tech_name=d["tech_name"], value=d["value"],
                   widget_type=d["widget_type"], unit=d.get("unit"))
 
 
@@ -196,12 +210,13 @@ def result_from_dict(d: Mapping[str, Any]) -> AnalysisResult:
             Feature(shapely.geometry.shape(f["geometry"]), dict(f.get("properties") or {}))
             for f in m["geometry"]["features"]))
         for m in d.get("masks", ()))
-    areas = tuple(AreaResult(a["area_name"], _metric_from_dict(a.get("main_metric")),
-                             tuple(_metric_from_dict(s) for s in a.get("sub_metrics", ())))
+    algo = d["algorithm_tech_name"]
+    areas = tuple(AreaResult(a["area_name"], _metric_from_dict(a.get("main_metric"), algo),
+                             tuple(_metric_from_dict(s, algo) for s in a.get("sub_metrics", ())))
                   for a in d.get("area_results", ()))
     return AnalysisResult(
         algorithm_tech_name=d["algorithm_tech_name"], version=d["version"],
         image_type=d["image_type"], width=d["width"], height=d["height"],
-        main_metric=_metric_from_dict(d.get("main_metric")),
-        sub_metrics=tuple(_metric_from_dict(s) for s in d.get("sub_metrics", ())),
+        main_metric=_metric_from_dict(d.get("main_metric"), algo),
+        sub_metrics=tuple(_metric_from_dict(s, algo) for s in d.get("sub_metrics", ())),
         area_results=areas, masks=masks, feedback=dict(d.get("feedback") or {}))

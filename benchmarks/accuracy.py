@@ -198,7 +198,7 @@ def evaluate_eyes(image, face_fn, seed=0):
     inside = polys.intersection(bands.buffer(2)).area / polys.area if polys is not None else 0.0
 
     def sub(r, name):
-        return next(m.value for m in r.sub_metrics if m.name == name)
+        return next(m.value for m in r.sub_metrics if m.tech_name == name)
 
     return {"band_covered": covered, "polygons_inside_bands": inside,
             "dark_circles_clean": sub(clean, "dark_circles_score"),

@@ -385,19 +385,19 @@ def exp_score(x: float, x0: float) -> float:
     return float(100.0 * math.exp(-max(float(x), 0.0) / float(x0)))
 
 
-def main_metric(tech_name: str, name: str, value: float) -> Metric:
-    return Metric(tech_name=tech_name, name=name, value=float(np.clip(value, 0.0, 100.0)),
-                  widget_type="bad_good_line")
+def main_metric(algorithm: str, tech_name: str, value: float) -> Metric:
+    return Metric(algorithm=algorithm, tech_name=tech_name,
+                  value=float(np.clip(value, 0.0, 100.0)), widget_type="bad_good_line")
 
 
-def numeric(tech_name: str, name: str, value: float, unit: str | None = None) -> Metric:
-    return Metric(tech_name=tech_name, name=name, value=float(value), widget_type="numeric",
-                  unit=unit)
+def numeric(algorithm: str, tech_name: str, value: float, unit: str | None = None) -> Metric:
+    return Metric(algorithm=algorithm, tech_name=tech_name, value=float(value),
+                  widget_type="numeric", unit=unit)
 
 
-def density(tech_name: str, name: str, value: float, unit: str = "1/cm2") -> Metric:
-    return Metric(tech_name=tech_name, name=name, value=float(value), widget_type="density",
-                  unit=unit)
+def density(algorithm: str, tech_name: str, value: float, unit: str = "1/cm2") -> Metric:
+    return Metric(algorithm=algorithm, tech_name=tech_name, value=float(value),
+                  widget_type="density", unit=unit)
 
 
 def area_results(names: Iterable[str], per_area) -> tuple[AreaResult, ...]:
@@ -453,14 +453,16 @@ class SkinImage:
     def mask(self, names: Sequence[str]) -> np.ndarray:
         """Union of the named regions as a bool mask, clipped to ``face_skin`` if given,
         without saturated pixels (see :attr:`measurable`)."""
-        key = tuple(sorted(names))
+        key = tuple(sorted(set(names)))
         with self._lock:
             if key not in self._masks:
                 regions = self.face.regions
-                geoms = [regions[n] for n in key if n in regions]
                 m = np.zeros(self.shape, bool)
-                for g in geoms:
-                    m |= rasterise(g, self.shape)
+                for n in key:
+                    if n in regions:
+                        if ("region", n) not in self._masks:  # each region drawn once
+                            self._masks[("region", n)] = rasterise(regions[n], self.shape)
+                        m |= self._masks[("region", n)]
                 if "face_skin" in regions and "face_skin" not in key:
                     m &= self.face_skin
                 m &= self.measurable

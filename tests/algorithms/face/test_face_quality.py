@@ -33,8 +33,8 @@ def test_sharp_astronaut_has_none_of_the_image_problems(face_of):
         assert code not in problems, (code, result.feedback)
     # The astronaut's face is ~100 px tall: too small for skin analysis, and said so.
     assert problems == ["face_too_small"]
-    assert result.main_metric.tech_name == "quality"
-    assert result.main_metric.name == "image_quality_score"
+    assert result.main_metric.algorithm == "quality"
+    assert result.main_metric.tech_name == "image_quality_score"
     assert result.main_metric.widget_type == "bad_good_line"
     assert 0 <= result.main_metric.value <= 100
     assert result.masks == ()
@@ -122,5 +122,5 @@ def test_facial_landmarks_result(face_of):
     assert [f.properties["index"] for f in mask.features] == list(range(478))
     pts = np.array([[f.geometry.x, f.geometry.y] for f in mask.features])
     np.testing.assert_allclose(pts, face.landmarks_restored)
-    ipd = {m.name: m.value for m in result.sub_metrics}["interpupillary_distance"]
+    ipd = {m.tech_name: m.value for m in result.sub_metrics}["interpupillary_distance"]
     assert 55 < ipd < 72

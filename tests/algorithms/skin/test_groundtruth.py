@@ -55,7 +55,7 @@ def _score(name, image, face, sub=None):
     res = registry.get(name).analyse(image, face)
     if sub is None:
         return res.main_metric.value
-    return res.main_metric.value, next(m.value for m in res.sub_metrics if m.name == sub)
+    return res.main_metric.value, next(m.value for m in res.sub_metrics if m.tech_name == sub)
 
 
 def _nested_scenes(image, face, kind, batches, per_batch):

@@ -49,7 +49,7 @@ def test_all_eight_are_registered_with_their_mask_types():
         cls = algos[name]
         assert set(cls.mask_types) == EXPECTED_MASKS[name]
         assert cls.version.count(".") == 2 and cls.description
-        names = {m.name for m in cls.metrics}
+        names = {m.tech_name for m in cls.metrics}
         assert ANCHOR_METRICS.get(name, set()) <= names
         assert set(cls.mask_types) <= set(MASK_TYPES)
 
@@ -87,13 +87,13 @@ def test_result_shape_metrics_and_areas(name, results, hand_face):
     else:
         assert main.widget_type == "bad_good_line" and 0.0 <= main.value <= 100.0
         band_label(main.value)
-    declared = {m.name for m in cls.metrics}
-    assert main.name in declared
-    assert {m.name for m in res.sub_metrics} <= declared
+    declared = {m.tech_name for m in cls.metrics}
+    assert main.tech_name in declared
+    assert {m.tech_name for m in res.sub_metrics} <= declared
     assert {a.area_name for a in res.area_results} <= set(cls.areas)
     assert res.area_results, "per-area results are given"
     for area in res.area_results:
-        assert area.main_metric.name == main.name
+        assert area.main_metric.tech_name == main.tech_name
     assert {m.mask_type for m in res.masks} == EXPECTED_MASKS[name]
     res.to_dict()  # serialisable
 
@@ -157,7 +157,7 @@ def test_skin_tone_follows_melanin():
         variant = skin_tone_variant(img, k)
         face = face_from_eyes(variant, *[(x * 2, y * 2) for x, y in EYES["astronaut"]])
         res = registry.get("skin_tone").analyse(variant, face)
-        itas.append(next(m.value for m in res.sub_metrics if m.name == "ita"))
+        itas.append(next(m.value for m in res.sub_metrics if m.tech_name == "ita"))
     assert all(a > b + 5 for a, b in zip(itas, itas[1:])), itas
 
 

@@ -123,3 +123,15 @@ def test_concurrent_requests_writing_the_same_cache_rows(app, company, auth_head
         rows = db.session.scalars(db.select(AnalysisRecord).where(
             AnalysisRecord.image_id == image.id)).all()
         assert sorted(r.image_type for r in rows) == ["original", "restored"]
+
+
+def test_metrics_are_found_by_their_own_tech_name(client, company, auth_headers, astronaut_id):
+    """As in the anchor API: each metric's tech_name names it; name is for display."""
+    doc = _analysis(client, company, astronaut_id, auth_headers, "pores").json
+    subs = {m["tech_name"]: m for m in doc["sub_metrics"]}
+    assert {"pores_number", "pores_density"} <= set(subs)
+    assert subs["pores_number"]["name"] == "Pores number"
+    assert doc["main_metric"]["tech_name"] != "pores" and doc["main_metric"]["name"]
+    listed = {a["tech_name"]: a for a in client.get("/api/v1/algorithms/",
+                                                    headers=auth_headers).json}
+    assert "pores_number" in {m["tech_name"] for m in listed["pores"]["metrics"]}
