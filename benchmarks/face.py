@@ -33,8 +33,8 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-# Run as a script, this folder comes first on sys.path, where a module may shadow the
-# ``algorithms`` package (benchmarks/algorithms.py): put the repository root first instead.
+# Run as a script, this folder comes first on sys.path: put the repository root there, so
+# ``import algorithms`` finds the package whatever the folder holds.
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 PHOTO = ROOT / "tests" / "data" / "photos" / "london_107.jpg"

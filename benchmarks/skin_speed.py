@@ -1,6 +1,6 @@
 """Speed of the skin algorithms: per algorithm median ms on a 2048 px portrait and at 12 MP.
 
-    .venv/bin/python benchmarks/algorithms.py [--runs N]
+    .venv/bin/python benchmarks/skin_speed.py [--runs N]
 
 The face layer runs once per photo (its time is printed apart); the skin algorithms then
 work on the 1024 px restored face, so their cost hardly depends on the photo's size. Each
