@@ -10,7 +10,8 @@ sparse blend):
   up to 4x bigger and 20-30 % slower to encode than the bare photo, work any renderer's
   output needs) + the fastest anti-aliased draw of the same geometry: OpenCV into a fresh
   one-channel uint8 buffer (filled circles, strokes of the same width, filled polygons with
-  their holes, filled levels), coordinates prepared beforehand.
+  their holes and their outline at the default outline width, since a polygon mask is a fill
+  and an outline, filled levels), coordinates prepared beforehand.
 
 Timings alternate ours / floor, and the medians and their ratio are printed (goal: ratio
 <= 1.5), with the median of each run pair's ratio, the ratio of the fastest runs (the
@@ -45,7 +46,9 @@ sys.path.insert(0, str(ROOT))
 from algorithms.types import Feature, Mask  # noqa: E402
 from rasterisation.render import _geometry as geo  # noqa: E402
 from rasterisation.render import default_style, encode, render  # noqa: E402
-from rasterisation.render._common import DEFAULT_LINE_FRACTION  # noqa: E402
+from rasterisation.render._common import (  # noqa: E402
+    DEFAULT_LINE_FRACTION, DEFAULT_OUTLINE_FRACTION,
+)
 
 PHOTO = ROOT / "tests" / "data" / "photos" / "london_042.jpg"
 SIZES = ((2048, 2048), (3000, 4000))  # (height, width)
@@ -112,7 +115,18 @@ def floor_draw(mask: Mask, h: int, w: int):
 
         def draw(buf):
             cv2.polylines(buf, arrs, False, 255, t, aa, sh)
-    else:
+    elif mask.mask_type == "polygon_mask":
+        # a polygon mask is a fill and an outline (DESIGN.md 7): both are the geometry to draw
+        polys, _ = geo.explode(geoms, "polygon")
+        rings = geo.Rings(polys)
+        fills, outlines = rings.fixed(), rings.flat()
+        t = geo.cv_thickness(max(1.0, DEFAULT_OUTLINE_FRACTION * min(h, w)))
+
+        def draw(buf):
+            for r in fills:
+                cv2.fillPoly(buf, r, 255, aa, sh)
+            cv2.polylines(buf, outlines, True, 255, t, aa, sh)
+    else:  # heatmap: filled levels
         polys, _ = geo.explode(geoms, "polygon")
         rings = geo.Rings(polys).fixed()
 
