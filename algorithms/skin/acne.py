@@ -16,7 +16,6 @@ import numpy as np
 
 from algorithms.registry import Algorithm, MetricSpec, register
 from algorithms.skin import common as C
-from algorithms.types import Feature, Mask
 
 ZONE = C.SKIN_REGIONS
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
@@ -74,17 +73,7 @@ class Acne(Algorithm):
                               float(area[sel].mean()) if n else 0.0, "mm2")]
             return C.main_metric("acne", "acne_score", C.exp_score(load, DENSITY_REF)), subs
 
-        main, subs = metrics(np.ones(len(spots), bool), zone.sum())
-        inside = C.features_by_area(centres, skin, AREAS)
-
-        def per_area(a):
-            px = skin.area_mask(a).sum()
-            return metrics(inside[a], px) if skin.area_visible(a) else None
-
-        feats = tuple(Feature(s["polygon"], {"intensity": s["intensity"],
-                                             "area_mm2": s["area_mm2"]}) for s in spots)
-        return C.make_result(type(self), face, main, subs, C.area_results(AREAS, per_area),
-                             (Mask("polygon_mask", "acne", feats),))
+        return C.spots_result(type(self), face, skin, spots, centres, zone, metrics, AREAS)
 
 
 def spot_weight(redness: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ from shapely.geometry.base import BaseGeometry
 
 from algorithms.device import get_device
 from algorithms.face.types import FaceGeometry, NoFaceError
-from algorithms.types import AnalysisResult, AreaResult, Mask, Metric
+from algorithms.types import AnalysisResult, AreaResult, Feature, Mask, Metric
 
 __all__ = [
     "AREA_REGIONS", "SKIN_REGIONS", "SkinImage", "prepare", "to_tensor", "rgb_to_lab",
@@ -419,6 +419,27 @@ def make_result(cls, face: FaceGeometry, main: Metric | None, subs: Sequence[Met
                           sub_metrics=tuple(subs), area_results=tuple(areas),
                           masks=tuple(masks), feedback=dict(feedback or {}))
 
+
+
+def spots_result(cls, face: FaceGeometry, skin: "SkinImage", spots: Sequence[Mapping],
+                 centres: np.ndarray, zone: np.ndarray, metrics,
+                 areas: Sequence[str]) -> AnalysisResult:
+    """The result of a spot detector (acne, pigmentation): whole-face and per-area metrics
+    and the spots' polygons as one ``polygon_mask`` named after the algorithm.
+
+    ``metrics(selected: bool array over spots, zone_px: int) -> (main Metric, sub Metrics)``
+    scores the selected spots over a zone of ``zone_px`` pixels.
+    """
+    main, subs = metrics(np.ones(len(spots), bool), zone.sum())
+    inside = features_by_area(centres, skin, areas)
+
+    def per_area(a):
+        return metrics(inside[a], skin.area_mask(a).sum()) if skin.area_visible(a) else None
+
+    feats = tuple(Feature(s["polygon"], {"intensity": s["intensity"],
+                                         "area_mm2": s["area_mm2"]}) for s in spots)
+    return make_result(cls, face, main, subs, area_results(areas, per_area),
+                       (Mask("polygon_mask", cls.tech_name, feats),))
 
 # --------------------------------------------------------------------------- per face
 @dataclass(eq=False)

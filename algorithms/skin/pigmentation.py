@@ -27,7 +27,6 @@ import torch
 
 from algorithms.registry import Algorithm, MetricSpec, register
 from algorithms.skin import common as C
-from algorithms.types import Feature, Mask
 
 ZONE = C.SKIN_REGIONS
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin", "left_eye_area",
@@ -103,17 +102,7 @@ class Pigmentation(Algorithm):
             return C.main_metric("pigmentation", "pigmentation_score",
                                  C.exp_score(load, LOAD_REF)), subs
 
-        main, subs = metrics(np.ones(len(spots), bool), zone.sum())
-        inside = C.features_by_area(centres, skin, AREAS)
-
-        def per_area(a):
-            px = skin.area_mask(a).sum()
-            return metrics(inside[a], px) if skin.area_visible(a) else None
-
-        feats = tuple(Feature(s["polygon"], {"intensity": s["intensity"],
-                                             "area_mm2": s["area_mm2"]}) for s in spots)
-        return C.make_result(type(self), face, main, subs, C.area_results(AREAS, per_area),
-                             (Mask("polygon_mask", "pigmentation", feats),))
+        return C.spots_result(type(self), face, skin, spots, centres, zone, metrics, AREAS)
 
 
 def spot_weight(density: np.ndarray) -> np.ndarray:
