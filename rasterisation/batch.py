@@ -25,12 +25,9 @@ from PIL import Image, ImageOps
 from algorithms import registry
 from algorithms.types import IMAGE_TYPES, validate_choice
 from rasterisation.pipeline import MaskError, PhotoAnalysis
-from rasterisation.render import OUTPUT_FORMATS, default_style, encode, render
+from rasterisation.render import EXTENSIONS, OUTPUT_FORMATS, default_style, encode, render
 
 __all__ = ["load_photo", "analyse_photo", "analyse_photos"]
-
-_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
-
 
 def load_photo(path: Path, *, max_pixels: int = 50_000_000) -> np.ndarray:
     """RGB uint8 pixels of ``path``, upright (EXIF orientation applied)."""
@@ -54,7 +51,7 @@ def analyse_photo(path: Path, tech_names: Sequence[str], *, out_dir: Path,
             if result.masks:
                 picture = render(photo.picture(image_type), result.masks,
                                  style=default_style(name))
-                target = out_dir / f"{path.stem}.{name}.{_EXTENSIONS[fmt]}"
+                target = out_dir / f"{path.stem}.{name}.{EXTENSIONS[fmt]}"
                 target.write_bytes(encode(picture, format=fmt))
             doc["results"][name] = result.to_dict()
         except (MaskError, registry.UnknownAlgorithm) as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import shapely
@@ -83,16 +83,11 @@ class PhotoAnalysis:
         The original photo, RGB uint8 (H, W, 3), EXIF orientation already applied.
     face : FaceGeometry or None, optional
         A face geometry found earlier (from a cache). Omit it to detect on first use.
-    cached : callable, optional
-        ``cached(tech_name, version) -> AnalysisResult | None``: a lookup in an outer cache,
-        tried before running an algorithm.
     """
 
-    def __init__(self, image: np.ndarray, *, face: FaceGeometry | None | object = _UNSET,
-                 cached: Callable[[str, str], AnalysisResult | None] | None = None):
+    def __init__(self, image: np.ndarray, *, face: FaceGeometry | None | object = _UNSET):
         self.image = image
         self._face = face
-        self._cached = cached
         self._results: dict[str, AnalysisResult] = {}
         self._lock = threading.Lock()
 
@@ -133,16 +128,14 @@ class PhotoAnalysis:
         with self._lock:
             if tech_name in self._results:
                 return self._results[tech_name]
-        result = self._cached(tech_name, algorithm.version) if self._cached else None
-        if result is None:
-            face = self.face
-            if face is None and algorithm.requires_face:
-                raise MaskError(f"no face was found in this image; {tech_name} needs one")
-            try:
-                result = algorithm.analyse(self.image, face)
-            except NoFaceError as exc:
-                raise MaskError(f"no face was found in this image; {tech_name} needs one "
-                                f"({exc})") from None
+        face = self.face
+        if face is None and algorithm.requires_face:
+            raise MaskError(f"no face was found in this image; {tech_name} needs one")
+        try:
+            result = algorithm.analyse(self.image, face)
+        except NoFaceError as exc:
+            raise MaskError(f"no face was found in this image; {tech_name} needs one "
+                            f"({exc})") from None
         with self._lock:
             self._results[tech_name] = result
         return result

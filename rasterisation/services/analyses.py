@@ -30,9 +30,10 @@ from rasterisation.models import AnalysisRecord, Image, ImageFace
 from rasterisation.pipeline import (
     MaskError, PhotoAnalysis, face_from_dict, face_to_dict, in_image_type,
 )
+from rasterisation.render import encode
 from rasterisation.storage import get_storage
 
-__all__ = ["StoredPhoto", "MaskError", "decode_rgb", "encode_png"]
+__all__ = ["StoredPhoto", "MaskError", "decode_rgb"]
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +44,6 @@ def decode_rgb(data: bytes) -> np.ndarray:
     if bgr is None:
         raise ValueError("stored image could not be decoded")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def encode_png(rgb: np.ndarray) -> bytes:
-    # level 1: the restored image is written once and read rarely; speed beats size here
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise ValueError("PNG encoding failed")
-    return buf.tobytes()
 
 
 class StoredPhoto:
@@ -106,7 +98,7 @@ class StoredPhoto:
         row = ImageFace(image_id=self.image.id, has_face=face is not None)
         if face is not None:
             row.restored_key = f"{self.image.prefix}restored.png"
-            self.storage.put(row.restored_key, encode_png(face.restored.image), "image/png")
+            self.storage.put(row.restored_key, encode(face.restored.image, format="png"), "image/png")
             row.data = face_to_dict(face)
         self.stage(row)
         self._face_row = row
