@@ -5,6 +5,8 @@ fixtures of the service.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -15,6 +17,27 @@ from PIL import Image
 DATA_DIR = Path(__file__).parent / "data"
 PHOTO_DIR = DATA_DIR / "photos"  # Face Research Lab London Set, CC BY 4.0: see its README
 PORTRAIT_NAMES = sorted(p.stem for p in PHOTO_DIR.glob("london_*.jpg"))
+
+
+# ---------------------------------------------------------------- helpers
+def encode(array_or_image, fmt, **kw) -> bytes:
+    """An array or PIL image encoded with Pillow as ``fmt`` (JPEG, PNG, WEBP, ...)."""
+    im = array_or_image if isinstance(array_or_image, Image.Image) \
+        else Image.fromarray(array_or_image)
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def assert_error(response, status, *words):
+    """The response is the one JSON error shape with ``status``, its message naming ``words``."""
+    assert response.status_code == status, response.data[:500]
+    body = response.get_json()
+    assert body["code"] == status and body["status"] and body["message"], body
+    for word in words:
+        assert word.lower() in body["message"].lower(), body["message"]
+    assert b"Traceback" not in response.data
+    return body
 
 
 # ---------------------------------------------------------------- photos
@@ -97,9 +120,9 @@ def backend_unavailable(what: str, exc: Exception):
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A URL into a fresh schema of the test PostgreSQL database, dropped at the end."""
+@contextlib.contextmanager
+def fresh_postgres_schema(prefix: str):
+    """A URL into a new schema of the test PostgreSQL database, dropped on exit."""
     if not TEST_POSTGRES_URL:
         pytest.skip("RASTERISATION_TEST_POSTGRES_URL not set")
     import uuid as _uuid
@@ -109,7 +132,7 @@ def postgres_url():
     from rasterisation.config import normalise_database_url
 
     base = sa.engine.make_url(normalise_database_url(TEST_POSTGRES_URL))
-    schema = f"rst_test_{_uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{_uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(base)
     try:
         with engine.begin() as conn:
@@ -117,11 +140,27 @@ def postgres_url():
     except sa.exc.OperationalError as exc:
         engine.dispose()
         backend_unavailable("PostgreSQL", exc)
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    try:
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A URL into a fresh schema shared by the session's service tests, dropped at the end."""
+    with fresh_postgres_schema("rst_test") as url:
+        yield url
+
+
+@pytest.fixture
+def empty_postgres_url():
+    """A URL into a fresh, empty schema of this test alone (migration tests)."""
+    with fresh_postgres_schema("rst_migr") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ the migrated schema exactly (autogenerate finds nothing to do)."""
 from __future__ import annotations
 
 import os
-import uuid
 
 import flask_migrate
 import pytest
@@ -26,25 +25,8 @@ def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield env
         return
-    from rasterisation.config import normalise_database_url
-
-    base = sa.engine.make_url(normalise_database_url(POSTGRES))
-    schema = f"rst_migr_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(base)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except sa.exc.OperationalError as exc:
-        engine.dispose()
-        if os.environ.get("RASTERISATION_TEST_REQUIRE_BACKENDS") == "1":
-            pytest.fail(f"PostgreSQL configured but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL configured but unreachable: {exc}")
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    env["RASTERISATION_DATABASE_URL"] = url.render_as_string(hide_password=False)
+    env["RASTERISATION_DATABASE_URL"] = request.getfixturevalue("empty_postgres_url")
     yield env
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
 
 
 def tables(app) -> set[str]:

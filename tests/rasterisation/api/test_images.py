@@ -8,6 +8,7 @@ import uuid
 import pytest
 from PIL import Image
 
+from conftest import assert_error, encode  # shared helpers (tests/conftest.py)
 from rasterisation.extensions import db
 from rasterisation.models import Image as ImageRow
 from rasterisation.storage import EXTENSION_KEY, StorageError
@@ -29,26 +30,6 @@ def fetch_url(client, url):
             status_code = response.status
             data = response.read()
         return R
-
-
-
-
-def encode(array_or_image, fmt, **kw) -> bytes:
-    im = array_or_image if isinstance(array_or_image, Image.Image) \
-        else Image.fromarray(array_or_image)
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def assert_error(response, status, *words):
-    assert response.status_code == status, response.data[:500]
-    body = response.get_json()
-    assert body["code"] == status and body["status"] and body["message"], body
-    for word in words:
-        assert word.lower() in body["message"].lower(), body["message"]
-    assert b"Traceback" not in response.data
-    return body
 
 
 # ---------------------------------------------------------------- the happy path

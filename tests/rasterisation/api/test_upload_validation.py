@@ -13,6 +13,7 @@ import zlib
 import pytest
 from PIL import Image
 
+from conftest import assert_error, encode  # shared helpers (tests/conftest.py)
 from rasterisation.extensions import db
 from rasterisation.models import Image as ImageRow
 
@@ -37,24 +38,6 @@ def png_bomb(width=40000, height=40000) -> bytes:
     # a few rows of zeros compress to almost nothing; the rest is "missing"
     idat = zlib.compress(b"\x00" * (1 + width * 3) * 4, 9)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-
-
-def encode(array_or_image, fmt, **kw) -> bytes:
-    im = array_or_image if isinstance(array_or_image, Image.Image) \
-        else Image.fromarray(array_or_image)
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def assert_error(response, status, *words):
-    assert response.status_code == status, response.data[:500]
-    body = response.get_json()
-    assert body["code"] == status and body["status"] and body["message"], body
-    for word in words:
-        assert word.lower() in body["message"].lower(), body["message"]
-    assert b"Traceback" not in response.data
-    return body
 
 
 # ---------------------------------------------------------------- bad input
