@@ -444,14 +444,25 @@ def spots_result(cls, face: FaceGeometry, skin: "SkinImage", spots: Sequence[Map
 # --------------------------------------------------------------------------- per face
 @dataclass(eq=False)
 class SkinImage:
-    """The restored face ready for analysis; built once per face by :func:`prepare`."""
+    """The restored face ready for analysis; built once per face by :func:`prepare`.
 
-    face: FaceGeometry
+    It refers to its face weakly: the per-face cache maps a face to its SkinImage, and a
+    strong reference back would keep every face (and its 40-85 MB of maps) alive for ever.
+    """
+
+    face_ref: "weakref.ReferenceType[FaceGeometry]"
     linear: torch.Tensor         # (3, H, W) linear light, on the device
     lab: torch.Tensor            # (3, H, W) CIELAB
     px_per_mm: float
     _masks: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def face(self) -> FaceGeometry:
+        face = self.face_ref()
+        if face is None:  # only reachable by keeping a SkinImage past its face's request
+            raise RuntimeError("this SkinImage outlived its face")
+        return face
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -559,7 +570,7 @@ def prepare(face: FaceGeometry) -> SkinImage:
                 lab[:, ys, xs] = rgb_to_lab(None, lin[:, ys, xs])
             else:
                 lab = rgb_to_lab(None, lin)
-            skin = SkinImage(face=face, linear=lin, lab=lab,
+            skin = SkinImage(face_ref=weakref.ref(face), linear=lin, lab=lab,
                              px_per_mm=float(face.restored.px_per_mm))
             _CACHE[face] = skin
         return skin

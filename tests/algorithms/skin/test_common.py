@@ -133,3 +133,22 @@ def test_spot_components_filter_lines_and_keep_round_spots():
     spots = C.spot_components(contrast, zone, skin, 8, 4, 1.0, 500, 1.5, 3.5, 0.7)
     assert len(spots) == 1
     assert shapely.distance(Point(spots[0]["centre"]), Point(400, 600)) < 1.0
+
+
+def test_prepared_skin_is_freed_with_its_face(face_of):
+    """The per-face cache must not keep a face alive (it once held every photo for ever)."""
+    import gc
+    import weakref
+
+    from algorithms.face.analyse import face_from_landmarks
+    from algorithms.face.roi import Pyramid
+
+    image, base = face_of("london_107")
+    face = face_from_landmarks(Pyramid(image), base.landmarks, base.landmarks_z)
+    skin = C.prepare(face)
+    assert C.prepare(face) is skin  # shared while the face lives
+    face_alive, skin_alive = weakref.ref(face), weakref.ref(skin)
+    del face, skin
+    gc.collect()
+    assert face_alive() is None and skin_alive() is None
+    assert len(C._CACHE) == 0 or all(k is not None for k in C._CACHE.keys())
