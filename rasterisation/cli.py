@@ -173,7 +173,8 @@ def serve(host: str | None, port: int | None, workers: int | None, timeout: int)
         raise click.ClickException(str(exc)) from None
     run_gunicorn(host=host or settings.host, port=port or settings.port,
                  workers=workers or settings.workers, timeout=timeout,
-                 data_dir=settings.data_dir)
+                 data_dir=settings.data_dir, max_requests=settings.max_requests,
+                 max_requests_jitter=settings.max_requests_jitter)
 
 
 # ------------------------------------------------------------------ analyse

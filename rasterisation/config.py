@@ -57,6 +57,10 @@ class Settings:
     signed_url_ttl: int = 3600
     jpeg_quality: int = 95
     analysis_threads: int = 2
+    max_requests: int = 1000
+    max_requests_jitter: int = 100
+    max_json_bytes: int = MiB
+    max_masks_per_request: int = 32
 
 
 # name -> (default shown in the docs, description); the README table is built from this.
@@ -96,6 +100,15 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "JPEG_QUALITY": ("95", "Quality of the re-encoded JPEG originals (1-95)."),
     "ANALYSIS_THREADS": ("2", "Threads one masks request uses to run its algorithms and "
                          "draw its pictures concurrently (1 = one after the other)."),
+    "MAX_REQUESTS": ("1000", "`rasterisation serve`: a gunicorn worker is replaced after "
+                     "this many requests (plus a random jitter), a safety net against "
+                     "memory growth; 0 disables it."),
+    "MAX_REQUESTS_JITTER": ("100", "Random 0..N added to MAX_REQUESTS per worker, so the "
+                            "workers do not all restart at once."),
+    "MAX_JSON_BYTES": (str(MiB), "Largest accepted JSON body (bytes), checked before it is "
+                       "parsed; larger -> 413. Uploads have their own limit."),
+    "MAX_MASKS_PER_REQUEST": ("32", "Longest `masks` list of a v4/v5 masks request, checked "
+                              "before its items are validated; longer -> 422."),
 }
 
 
@@ -211,6 +224,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1, high=2**34),
         signed_url_ttl=_int(env, "SIGNED_URL_TTL", 3600, low=1, high=7 * 24 * 3600),
         jpeg_quality=_int(env, "JPEG_QUALITY", 95, low=1, high=95),
+        max_requests=_int(env, "MAX_REQUESTS", 1000, low=0, high=10**9),
+        max_requests_jitter=_int(env, "MAX_REQUESTS_JITTER", 100, low=0, high=10**9),
+        max_json_bytes=_int(env, "MAX_JSON_BYTES", MiB, low=64, high=2**31),
+        max_masks_per_request=_int(env, "MAX_MASKS_PER_REQUEST", 32, low=1, high=10_000),
     )
 
 

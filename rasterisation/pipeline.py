@@ -32,6 +32,7 @@ __all__ = [
 
 _UNSET = object()
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+MAX_POOLS = 2  # thread pools kept (one per thread count asked for; a service uses one)
 _POOLS_LOCK = threading.Lock()
 
 
@@ -48,6 +49,8 @@ def thread_map(function, items, *, threads: int) -> list:
     with _POOLS_LOCK:
         pool = _POOLS.get(threads)
         if pool is None:
+            while len(_POOLS) >= MAX_POOLS:  # bounded: drop the oldest pool's threads
+                _POOLS.pop(next(iter(_POOLS))).shutdown(wait=False)
             pool = _POOLS[threads] = ThreadPoolExecutor(max_workers=threads,
                                                         thread_name_prefix="analysis")
     return list(pool.map(function, items))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
 
-__all__ = ["run_gunicorn"]
+__all__ = ["run_gunicorn", "gunicorn_options"]
 
 
 class _Server(BaseApplication):
@@ -34,12 +34,14 @@ def _warm_worker(worker) -> None:
     worker.log.info("worker %s warmed up in %.1f s", worker.pid, seconds)
 
 
-def run_gunicorn(*, host: str, port: int, workers: int, timeout: int = 120,
-                 data_dir=None) -> None:
-    """Serve until interrupted (blocks).
+def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
+                     data_dir=None, max_requests: int = 1000,
+                     max_requests_jitter: int = 100) -> dict:
+    """The gunicorn settings of ``rasterisation serve``.
 
-    The gunicorn control socket goes into ``data_dir`` (not ~/.gunicorn), so two services
-    with two data dirs do not fight over one socket.
+    ``max_requests`` (+ a random 0..``max_requests_jitter``) replaces a worker after that many
+    requests: a safety net should anything (a library, a cache) still grow per photo; the
+    jitter keeps the workers from restarting together. 0 disables it.
     """
     options = {
         "bind": f"{host}:{port}",
@@ -50,6 +52,8 @@ def run_gunicorn(*, host: str, port: int, workers: int, timeout: int = 120,
         "errorlog": "-",
         "proc_name": "rasterisation",
         "post_worker_init": _warm_worker,
+        "max_requests": max_requests,
+        "max_requests_jitter": max_requests_jitter if max_requests else 0,
     }
     if data_dir is not None:
         socket_path = str(data_dir / "gunicorn.ctl")
@@ -57,4 +61,13 @@ def run_gunicorn(*, host: str, port: int, workers: int, timeout: int = 120,
             options["control_socket"] = socket_path
         else:
             options["control_socket_disable"] = True
-    _Server(options).run()
+    return options
+
+
+def run_gunicorn(**kwargs) -> None:
+    """Serve until interrupted (blocks); ``kwargs`` as :func:`gunicorn_options`.
+
+    The gunicorn control socket goes into ``data_dir`` (not ~/.gunicorn), so two services
+    with two data dirs do not fight over one socket.
+    """
+    _Server(gunicorn_options(**kwargs)).run()

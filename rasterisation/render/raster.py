@@ -84,12 +84,21 @@ def render(image: np.ndarray, masks: Sequence[Mask], *, style: Style) -> np.ndar
 
 class _BufferPool:
     """Coverage buffers kept between renders: a fresh 20-60 MB zeroed allocation costs more
-    than the drawing (glibc serves it from the heap and clears all of it)."""
+    than the drawing (glibc serves it from the heap and clears all of it).
 
-    def __init__(self, keep: int = 2):
+    Bounded twice: at most ``keep`` sets and ``max_bytes`` in all (default 128 MiB, two
+    sets of a 12 MP picture); a set larger than that (a 50 MP upload) is not kept at all.
+    """
+
+    def __init__(self, keep: int = 2, max_bytes: int = 128 * 1024 * 1024):
         self.keep = keep
+        self.max_bytes = max_bytes
         self.free: list[np.ndarray] = []
         self.lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self.free)
 
     def take(self, h: int, w: int) -> np.ndarray:
         shape = (5, h, -(-w // 8) * 8)
@@ -100,9 +109,13 @@ class _BufferPool:
         return np.zeros(shape, np.uint8)
 
     def give(self, bufs: np.ndarray) -> None:
+        if bufs.nbytes > self.max_bytes:
+            return
         with self.lock:
             self.free.insert(0, bufs)
             del self.free[self.keep:]
+            while sum(b.nbytes for b in self.free) > self.max_bytes:
+                self.free.pop()  # the oldest
 
 
 _POOL = _BufferPool()
