@@ -57,6 +57,9 @@ class Settings:
     signed_url_ttl: int = 3600
     jpeg_quality: int = 95
     analysis_threads: int = 2
+    fetch_urls: bool = False
+    fetch_allow_networks: tuple[str, ...] = ()
+    fetch_timeout: float = 10.0
     max_requests: int = 1000
     max_requests_jitter: int = 100
     max_json_bytes: int = MiB
@@ -100,6 +103,13 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "JPEG_QUALITY": ("95", "Quality of the re-encoded JPEG originals (1-95)."),
     "ANALYSIS_THREADS": ("2", "Threads one masks request uses to run its algorithms and "
                          "draw its pictures concurrently (1 = one after the other)."),
+    "FETCH_URLS": ("0", "`1`: a masking task's `inputImage` may be an http(s) URL, fetched "
+                   "through the SSRF guard (public addresses only, size and time limits). "
+                   "`uploadEndpoint` always goes through the guard."),
+    "FETCH_ALLOW_NETWORKS": ("(empty)", "Comma-separated networks the SSRF guard allows "
+                             "although they are not public, e.g. `127.0.0.1/32` in tests. "
+                             "Leave empty in production."),
+    "FETCH_TIMEOUT": ("10", "Seconds for one outgoing fetch or upload, redirects included."),
     "MAX_REQUESTS": ("1000", "`rasterisation serve`: a gunicorn worker is replaced after "
                      "this many requests (plus a random jitter), a safety net against "
                      "memory growth; 0 disables it."),
@@ -224,11 +234,32 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, low=1, high=2**34),
         signed_url_ttl=_int(env, "SIGNED_URL_TTL", 3600, low=1, high=7 * 24 * 3600),
         jpeg_quality=_int(env, "JPEG_QUALITY", 95, low=1, high=95),
+        **_fetch_settings(env),
         max_requests=_int(env, "MAX_REQUESTS", 1000, low=0, high=10**9),
         max_requests_jitter=_int(env, "MAX_REQUESTS_JITTER", 100, low=0, high=10**9),
         max_json_bytes=_int(env, "MAX_JSON_BYTES", MiB, low=64, high=2**31),
         max_masks_per_request=_int(env, "MAX_MASKS_PER_REQUEST", 32, low=1, high=10_000),
     )
+
+
+def _fetch_settings(env: Mapping[str, str]) -> dict:
+    """FETCH_URLS (0/1), FETCH_ALLOW_NETWORKS (CIDR list), FETCH_TIMEOUT (seconds)."""
+    import ipaddress
+
+    raw = (env.get(PREFIX + "FETCH_URLS") or "0").strip().lower()
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"{PREFIX}FETCH_URLS must be 0 or 1, got {raw!r}")
+    networks = []
+    for item in (env.get(PREFIX + "FETCH_ALLOW_NETWORKS") or "").split(","):
+        if item.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{PREFIX}FETCH_ALLOW_NETWORKS: {item.strip()!r} is not an "
+                                  "IP network (e.g. 127.0.0.1/32)") from None
+    return {"fetch_urls": raw in ("1", "true", "yes"),
+            "fetch_allow_networks": tuple(networks),
+            "fetch_timeout": float(_int(env, "FETCH_TIMEOUT", 10, low=1, high=300))}
 
 
 def flask_config(settings: Settings) -> dict:
