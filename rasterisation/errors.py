@@ -21,7 +21,11 @@ from werkzeug.exceptions import HTTPException
 
 from rasterisation.storage.base import StorageError
 
-__all__ = ["Api", "error_payload", "register_error_handlers", "summarise_errors"]
+__all__ = ["Api", "error_payload", "register_error_handlers", "summarise_errors",
+           "prune_errors", "MAX_ERRORS_SHOWN"]
+
+# an error body lists at most this many field errors (and says how many there were)
+MAX_ERRORS_SHOWN = 10
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,38 @@ def summarise_errors(errors, *, limit: int = 5) -> str:
     return text + (f"; and {len(flat) - limit} more" if len(flat) > limit else "")
 
 
+def prune_errors(errors, *, limit: int = MAX_ERRORS_SHOWN):
+    """``errors`` keeping its first ``limit`` messages, and how many there were in all.
+
+    A body with 100 000 unknown keys must not answer 100 000 messages.
+
+    >>> prune_errors({"json": {"a": ["x"], "b": ["y", "z"]}}, limit=2)
+    ({'json': {'a': ['x'], 'b': ['y']}}, 3)
+    """
+    total = 0
+
+    def walk(node):
+        nonlocal total
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                kept = walk(value)
+                if kept not in (None, {}, []):
+                    out[key] = kept
+            return out
+        if isinstance(node, (list, tuple)):
+            out = []
+            for item in node:
+                kept = walk(item)
+                if kept not in (None, {}, []):
+                    out.append(kept)
+            return out
+        total += 1
+        return node if total <= limit else None
+
+    return walk(errors), total
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api with the project's error shape."""
 
@@ -60,9 +96,20 @@ class Api(flask_smorest.Api):
         data = getattr(error, "data", None) or {}
         errors = data.get("errors") or data.get("messages")
         message = data.get("message")
+        count = 0
+        if errors:
+            errors, count = prune_errors(errors)
+            if count > MAX_ERRORS_SHOWN and message is not None:
+                message += f" ({count} errors, the first {MAX_ERRORS_SHOWN} listed)"
         if message is None:
             if error.code == 422 and errors:
                 message = "invalid request: " + summarise_errors(errors)
+                if count > MAX_ERRORS_SHOWN:
+                    message += f" ({count} errors in all, the first {MAX_ERRORS_SHOWN} listed)"
+            elif error.code == 413 and not _is_upload():
+                limit = current_app.config["RASTERISATION"].max_json_bytes
+                message = (f"the request body is larger than the limit of {limit} bytes for "
+                           "JSON and other non-upload bodies (RASTERISATION_MAX_JSON_BYTES)")
             elif error.code == 413:
                 limit = current_app.config["RASTERISATION"].max_upload_bytes
                 message = (f"the request is larger than the upload limit of {limit} bytes "
@@ -76,6 +123,12 @@ class Api(flask_smorest.Api):
         if errors:
             body["errors"] = errors
         return body, code, headers
+
+
+def _is_upload() -> bool:
+    from flask import has_request_context, request
+
+    return not has_request_context() or request.mimetype == "multipart/form-data"
 
 
 def _storage_unavailable(error: StorageError):

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask import current_app, has_app_context
 from marshmallow import validate
 
 from algorithms.types import IMAGE_TYPES, MASK_TYPES, WIDGET_TYPES
+from rasterisation.api.fields import CanonicalUUID, StrictBoolean, StrictFloat, StrictInteger
 
 __all__ = [
     "MetricSchema", "AreaResultSchema", "MaskGeometrySchema", "AnalysisSchema",
@@ -12,7 +14,7 @@ __all__ = [
     "SvgMasksRequestSchema", "MaskItemSchema", "CompanyArgsSchema", "MAX_MASKS",
 ]
 
-MAX_MASKS = 32
+MAX_MASKS = 32  # default of RASTERISATION_MAX_MASKS_PER_REQUEST
 # png / jpeg / webp: kept here (not imported from the renderer) so the spec stays stable
 OUTPUT_FORMATS = ("jpeg", "png", "webp")
 
@@ -83,28 +85,48 @@ class CompanyArgsSchema(ma.Schema):
 class MaskOptionsSchema(ma.Schema):
     algorithm_tech_name = ma.fields.String(required=True, validate=validate.Length(1, 64))
     fill_override = ma.fields.List(
-        ma.fields.Integer(strict=True, validate=validate.Range(0, 255)), allow_none=True,
+        StrictInteger(validate=validate.Range(0, 255)), allow_none=True,
         load_default=None, validate=validate.Length(3, 4),
         metadata={"description": "RGB or RGBA, each 0-255; replaces the mask's colour"})
-    polyline_line_thickness = ma.fields.Float(
+    polyline_line_thickness = StrictFloat(
         allow_none=True, load_default=None,
         validate=validate.Range(min=0, min_inclusive=False, max=1),
         metadata={"description": "line width as a fraction of the image's shorter side "
                                  "(never drawn under 1 px)"})
-    main_metric = ma.fields.Boolean(load_default=False,
-                                    metadata={"description": "answer the main metric"})
-    sub_metrics = ma.fields.Boolean(load_default=False,
-                                    metadata={"description": "answer the sub-metrics"})
-    concentric_lines = ma.fields.Boolean(
+    main_metric = StrictBoolean(load_default=False,
+                                metadata={"description": "answer the main metric"})
+    sub_metrics = StrictBoolean(load_default=False,
+                                metadata={"description": "answer the sub-metrics"})
+    concentric_lines = StrictBoolean(
         load_default=False, metadata={"description": "heatmaps: iso-contour lines of the "
                                                      "levels; polygons: inward offset rings"})
 
 
+def max_masks() -> int:
+    """RASTERISATION_MAX_MASKS_PER_REQUEST of the current app (MAX_MASKS outside one)."""
+    if has_app_context() and "RASTERISATION" in current_app.config:
+        return current_app.config["RASTERISATION"].max_masks_per_request
+    return MAX_MASKS
+
+
 class _MasksBodySchema(ma.Schema):
-    image_id = ma.fields.UUID(required=True)
+    image_id = CanonicalUUID(required=True)
     image_type = ma.fields.String(load_default="original", validate=validate.OneOf(IMAGE_TYPES))
     masks = ma.fields.List(ma.fields.Nested(MaskOptionsSchema), required=True,
-                           validate=validate.Length(1, MAX_MASKS))
+                           validate=validate.Length(min=1), metadata={
+                               "description": f"at most RASTERISATION_MAX_MASKS_PER_REQUEST "
+                                              f"items (default {MAX_MASKS})"})
+
+    @ma.pre_load
+    def _masks_length_first(self, data, **kwargs):
+        """The list's length is checked before any item is validated: a list of millions
+        of items must cost nothing."""
+        masks = data.get("masks") if isinstance(data, dict) else None
+        if isinstance(masks, list) and len(masks) > max_masks():
+            raise ma.ValidationError(
+                {"masks": [f"at most {max_masks()} masks per request, got {len(masks)} "
+                           "(RASTERISATION_MAX_MASKS_PER_REQUEST)"]})
+        return data
 
 
 class MasksRequestSchema(_MasksBodySchema):
@@ -114,7 +136,7 @@ class MasksRequestSchema(_MasksBodySchema):
 
 
 class SvgMasksRequestSchema(_MasksBodySchema):
-    mask_over_image = ma.fields.Boolean(load_default=True, metadata={
+    mask_over_image = StrictBoolean(load_default=True, metadata={
         "description": "embed the photo under the mask in the SVG"})
 
 

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import validate
 
+from rasterisation.api.fields import StrictInteger
 from rasterisation.api.schemas import PageArgsSchema, page_of
 from rasterisation.auth import current_company
 from rasterisation.services import tokens as token_service
@@ -35,8 +36,10 @@ class CreatedTokenSchema(TokenSchema):
 
 
 class CreateTokenSchema(ma.Schema):
-    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
-    expires_in_days = ma.fields.Integer(
+    name = ma.fields.String(required=True, validate=[
+        validate.Length(min=1, max=200),
+        validate.Predicate("strip", error="a token name must not be only spaces")])
+    expires_in_days = StrictInteger(
         load_default=None, allow_none=True,
         validate=validate.Range(min=1, max=token_service.MAX_EXPIRES_IN_DAYS),
         metadata={"description": "omit or null for a token that never expires"})
@@ -62,7 +65,11 @@ class Tokens(MethodView):
     @blp.alt_response(422, description="invalid body")
     def post(self, body):
         """Create a token for the caller's company; the answer holds the secret once."""
-        row, plaintext = token_service.issue_token(company_id=current_company(), **body)
+        try:
+            row, plaintext = token_service.issue_token(company_id=current_company(), **body)
+        except ValueError as exc:
+            abort(422, message=f"invalid request: {exc}",
+                  errors={"json": {"name": [str(exc)]}})
         row.token = plaintext
         return row
 

@@ -19,6 +19,8 @@ Example
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 from urllib.parse import urljoin
@@ -34,7 +36,7 @@ from rasterisation.storage import StorageError, get_storage
 
 __all__ = [
     "store_image", "list_images", "count_images", "get_image", "get_image_or_404",
-    "delete_image", "signed_url", "settings",
+    "delete_image", "signed_url", "settings", "sanitise_filename",
 ]
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,28 @@ log = logging.getLogger(__name__)
 def settings():
     """The current app's ``rasterisation.config.Settings``."""
     return current_app.config["RASTERISATION"]
+
+
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def sanitise_filename(filename: str | None, *, max_length: int = 255) -> str | None:
+    r"""The upload's file name as we keep it: its last path component, NFC, without control
+    or format characters (NUL, newlines, bidi overrides that disguise ``gpj.exe``), at
+    most ``max_length`` characters; None when nothing is left.
+
+    >>> sanitise_filename("C:\\Users\\x\\../me\u202egpj.exe\x00")
+    'megpj.exe'
+    """
+    if not filename:
+        return None
+    name = unicodedata.normalize("NFC", str(filename))
+    name = re.split(r"[/\\]", name)[-1]  # a path's last part, either separator
+    name = _BIDI.sub("", name)
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
+    name = name.strip().lstrip(".")  # no hidden or relative names ("..", ".htaccess")
+    name = name.strip()[:max_length]
+    return name or None
 
 
 def store_image(*, company_id, data: bytes, filename: str | None = None,
@@ -61,7 +85,7 @@ def store_image(*, company_id, data: bytes, filename: str | None = None,
     storage.put(key, prepared.data, prepared.content_type)
     image = Image(
         id=image_id, company_id=company_id,
-        original_filename=(filename or None) and filename[:255],
+        original_filename=sanitise_filename(filename),
         upload_format=prepared.upload_format, upload_size_bytes=len(data),
         format=prepared.format, content_type=prepared.content_type,
         width=prepared.width, height=prepared.height, size_bytes=len(prepared.data),

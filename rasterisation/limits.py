@@ -1,0 +1,76 @@
+"""Request limits checked before any work (issue 12): body size by kind, JSON nesting depth.
+
+* A body that is not a multipart upload (JSON, form, anything else) may be at most
+  ``RASTERISATION_MAX_JSON_BYTES`` (default 1 MiB): a declared Content-Length over it answers
+  413 at once, before authentication or parsing; a chunked body is read up to one byte past
+  the limit and refused the same way. Uploads keep ``RASTERISATION_MAX_UPLOAD_BYTES``.
+* A JSON body nested deeper than :data:`MAX_JSON_DEPTH` answers 400 before it is parsed:
+  Python's parser raises RecursionError (a 500) near 1000 levels, and no request of ours
+  needs more than a handful.
+
+Example
+-------
+>>> json_depth(b'{"a": [1, {"b": "[[[["}]}')
+3
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from flask import Flask, current_app, request
+from flask_smorest import abort
+
+__all__ = ["MAX_JSON_DEPTH", "json_depth", "init_limits", "is_upload"]
+
+MAX_JSON_DEPTH = 32
+# a JSON string (escapes included); what is inside it is not structure
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_OPEN = np.zeros(256, np.int8)
+_OPEN[[ord("["), ord("{")]] = 1
+_OPEN[[ord("]"), ord("}")]] = -1
+
+
+def json_depth(data: bytes) -> int:
+    """Deepest nesting of arrays and objects in ``data`` (strings skipped), without parsing.
+
+    Vectorised: ~5 ms for 1 MiB, so it can run on every JSON body.
+    """
+    structure = _STRING.sub(b"", data)
+    if not structure:
+        return 0
+    steps = _OPEN[np.frombuffer(structure, np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+
+
+def is_upload() -> bool:
+    return request.mimetype in ("multipart/form-data",)
+
+
+def _check_request():
+    settings = current_app.config["RASTERISATION"]
+    if is_upload():
+        return None
+    limit = settings.max_json_bytes
+    message = (f"the request body is larger than the limit of {limit} bytes for JSON and "
+               "other non-upload bodies (RASTERISATION_MAX_JSON_BYTES)")
+    if request.content_length is not None and request.content_length > limit:
+        abort(413, message=message)
+    if request.content_length is None:
+        # chunked: werkzeug would cut the body silently at the limit (then "invalid JSON");
+        # read one byte more, keep it cached for the parser, and refuse if it is there
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:
+            abort(413, message=message)
+    request.max_content_length = limit
+    if request.is_json:
+        depth = json_depth(request.get_data(cache=True))
+        if depth > MAX_JSON_DEPTH:
+            abort(400, message=f"the JSON body is nested {depth} levels deep; at most "
+                               f"{MAX_JSON_DEPTH} are accepted")
+    return None
+
+
+def init_limits(app: Flask) -> None:
+    """Register the checks; call before ``init_auth`` so they run first."""
+    app.before_request(_check_request)
