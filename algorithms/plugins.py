@@ -9,5 +9,6 @@ import algorithms.skin.lines  # noqa: F401
 import algorithms.skin.pigmentation  # noqa: F401
 import algorithms.skin.pores  # noqa: F401
 import algorithms.skin.redness  # noqa: F401
+import algorithms.skin.skin  # noqa: F401
 import algorithms.skin.skin_tone  # noqa: F401
 import algorithms.skin.uniformness  # noqa: F401

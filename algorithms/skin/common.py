@@ -33,6 +33,7 @@ from shapely.geometry.base import BaseGeometry
 
 from algorithms.device import get_device
 from algorithms.face.types import FaceGeometry, NoFaceError
+from algorithms.skin.mask import SkinMask, compute_skin_mask
 from algorithms.types import AnalysisResult, AreaResult, Feature, Mask, Metric
 
 __all__ = [
@@ -455,7 +456,7 @@ class SkinImage:
     lab: torch.Tensor            # (3, H, W) CIELAB
     px_per_mm: float
     _masks: dict = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def face(self) -> FaceGeometry:
@@ -483,8 +484,8 @@ class SkinImage:
         return float(px2) / (self.px_per_mm ** 2) / CM2
 
     def mask(self, names: Sequence[str]) -> np.ndarray:
-        """Union of the named regions as a bool mask, clipped to ``face_skin`` if given,
-        without saturated pixels (see :attr:`measurable`)."""
+        """Union of the named regions as a bool mask, clipped to the skin mask (see
+        :mod:`algorithms.skin.mask`), without saturated pixels (see :attr:`measurable`)."""
         key = tuple(sorted(set(names)))
         with self._lock:
             if key not in self._masks:
@@ -495,8 +496,8 @@ class SkinImage:
                         if ("region", n) not in self._masks:  # each region drawn once
                             self._masks[("region", n)] = rasterise(regions[n], self.shape)
                         m |= self._masks[("region", n)]
-                if "face_skin" in regions and "face_skin" not in key:
-                    m &= self.face_skin
+                if "face_skin" not in key:
+                    m &= self.skin_mask.mask  # no hair, brows, eyes, lips, nostrils, background
                 m &= self.measurable
                 m.setflags(write=False)
                 self._masks[key] = m
@@ -522,6 +523,22 @@ class SkinImage:
             m.setflags(write=False)
             self._masks["face_skin"] = m
         return self._masks["face_skin"]
+
+    @property
+    def skin_mask(self) -> SkinMask:
+        """The face's :class:`~algorithms.skin.mask.SkinMask` (computed once)."""
+        with self._lock:
+            if "_skin" not in self._masks:
+                self._masks["_skin"] = compute_skin_mask(
+                    self.face, self.lab[0].cpu().numpy(), self.haemoglobin.cpu().numpy(),
+                    self.melanin.cpu().numpy(), self.measurable)
+            return self._masks["_skin"]
+
+    def finding_zone(self, names: Sequence[str], *, colour: bool = False) -> np.ndarray:
+        """Where findings of the named regions may lie: :meth:`mask` without the skin
+        mask's border band, and without specular highlights for colour findings."""
+        m = self.mask(names) & self.skin_mask.core
+        return m & self.skin_mask.colour if colour else m
 
     def area_mask(self, area: str) -> np.ndarray:
         return self.mask(AREA_REGIONS[area])

@@ -68,7 +68,7 @@ class Lines(Algorithm):
     def analyse(self, image, face):
         face = C.require_face(face)
         skin = C.prepare(face)
-        zone = skin.mask(ZONE)
+        zone = skin.finding_zone(ZONE)
         lines = detect(skin, zone)
         mm = skin.px_per_mm
         length = np.array([ln["length"] / mm for ln in lines])

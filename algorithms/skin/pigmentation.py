@@ -77,7 +77,7 @@ class Pigmentation(Algorithm):
     def analyse(self, image, face):
         face = C.require_face(face)
         skin = C.prepare(face)
-        zone = skin.mask(ZONE)
+        zone = skin.finding_zone(ZONE, colour=True)
         spots = detect(skin, zone)
         area = np.array([s["area_mm2"] for s in spots])
         depth = np.array([s["intensity"] for s in spots])

@@ -60,7 +60,7 @@ class Pores(Algorithm):
     def analyse(self, image, face):
         face = C.require_face(face)
         skin = C.prepare(face)
-        zone = skin.mask(ZONE)
+        zone = skin.finding_zone(ZONE)
         pts, radii, depth = detect(skin, zone)
         weight = np.clip((depth - CONTRAST_MIN) / (CONTRAST_FULL - CONTRAST_MIN), 0.0, 1.0)
         weight = 0.25 + 0.75 * weight  # every pore counts at least a quarter

@@ -57,7 +57,7 @@ class Redness(Algorithm):
     def analyse(self, image, face):
         face = C.require_face(face)
         skin = C.prepare(face)
-        zone = skin.mask(ZONE)
+        zone = skin.mask(ZONE) & skin.skin_mask.colour
         excess, median = excess_map(skin, zone)
         feats = C.heatmap_features(excess, zone, LEVELS, skin.px(1) ** 2 * MIN_AREA_MM2)
 

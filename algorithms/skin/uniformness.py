@@ -53,7 +53,7 @@ class Uniformness(Algorithm):
     def analyse(self, image, face):
         face = C.require_face(face)
         skin = C.prepare(face)
-        zone = skin.mask(ZONE)
+        zone = skin.mask(ZONE) & skin.skin_mask.colour
         u, bands = unevenness(skin, zone)
         feats = C.heatmap_features(u, zone, LEVELS, skin.px(1) ** 2 * MIN_AREA_MM2)
 

@@ -71,6 +71,7 @@ DEFAULT_PALETTE: dict[str, Palette] = {
     "uniformness": Palette(colour=(0, 229, 255), heat=((120, 255, 0), (0, 200, 255))),  # lime-cyan
     "eye_area_condition": Palette(colour=(255, 150, 0)),  # orange
     "facial_landmarks": Palette(colour=(0, 255, 120), fill_alpha=200),  # green
+    "skin": Palette(colour=(0, 200, 255), fill_alpha=90),  # azure, translucent: skin shows
 }
 
 

@@ -1,0 +1,184 @@
+"""The skin mask: the pixels of the restored face that a skin finding may use.
+
+Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
+
+* **anatomy**, from the mesh: the face oval inset by OVAL_INSET_MM, minus the eyes (with the
+  lashes and lid margins), brows, lips and nostrils, each grown by a margin in millimetres;
+* **background and clothes**, from the selfie segmentation model (person probability below
+  PERSON_MIN);
+* **hair, beard and stubble**, from a per-face skin colour model: the chromophore indices
+  (haemoglobin, melanin; both blind to shading) and L* are sampled where skin is all but
+  certain (discs on both cheeks), and a pixel is hair when it departs from that skin the way
+  hair does: less blood, more melanin, darker. The three one-sided z-scores are summed,
+  smoothed over HAIR_SMOOTH_MM and thresholded at HAIR_Z. A flagged patch counts as hair when
+  it touches the face outline or the brows, or is larger than HAIR_ISOLATED_MM2; a small
+  isolated dark patch inside the face is a mole or a freckle, a finding, not hair;
+* **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
+
+Specular highlights (L* well above the skin's, HIGHLIGHT_Z robust deviations) stay in the
+mask for texture but are left out of colour findings (:attr:`SkinMask.colour`). Findings whose
+centre lies within BORDER_BAND_MM of the mask's edge are dropped (:attr:`SkinMask.core`):
+there, filters see the edge itself.
+
+Example
+-------
+>>> from algorithms.skin.mask import compute_skin_mask       # doctest: +SKIP
+>>> m = compute_skin_mask(face, lab, haemoglobin, melanin)    # doctest: +SKIP
+>>> m.mask.mean()                                             # doctest: +SKIP
+0.31
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from shapely.geometry.base import BaseGeometry
+
+from algorithms.face import indices as ix
+from algorithms.face.regions import feature_polygons
+from algorithms.face.types import FaceGeometry
+
+__all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
+           "BORDER_BAND_MM"]
+
+OVAL_INSET_MM = 1.5      # the mesh's outline sits on the silhouette's shading
+EYE_MARGIN_MM = 3.0      # lashes, lid margins, the shadow of the lid crease
+BROW_MARGIN_MM = 2.5     # brow hairs outside the mesh's brow contour
+LIPS_MARGIN_MM = 2.0     # vermilion border
+NOSTRIL_MARGIN_MM = 2.5  # nostril rims and the alar crease
+PERSON_MIN = 0.5         # selfie segmentation probability of "person"
+# Cheek discs (mesh points under the eyes, beside the nose) where skin is near certain.
+SEED_LANDMARKS = (50, 280, 117, 346, 36, 266)
+SEED_RADIUS_MM = 5.0
+SD_FLOOR = (2.0, 2.0, 3.0)  # haemoglobin, melanin (index units), L*: least spread assumed
+HAIR_Z = 6.0             # summed one-sided z-scores above which a pixel looks like hair
+HAIR_SMOOTH_MM = 0.5
+HAIR_ISOLATED_MM2 = 30.0  # an isolated dark patch larger than this is hair, not a spot
+HAIR_TOUCH_MM = 3.0      # a patch this close to the outline or a brow is hair
+HIGHLIGHT_Z = 3.5
+BORDER_BAND_MM = 1.5
+CLEAN_MM = 0.4           # opening radius: single hairs and noise specks
+
+
+@dataclass(frozen=True, eq=False)
+class SkinMask:
+    """The skin mask of one restored face and what it was built from (bool ``(H, W)``)."""
+
+    mask: np.ndarray        # skin every finding may use
+    core: np.ndarray        # mask without its BORDER_BAND_MM edge: where findings may lie
+    colour: np.ndarray      # mask without specular highlights: for colour findings
+    anatomy: np.ndarray     # the mesh part (oval minus eyes, brows, lips, nostrils)
+    person: np.ndarray      # selfie segmentation
+    hair: np.ndarray        # hair, beard and stubble inside the anatomy part
+    highlights: np.ndarray
+    skin_colour: tuple[float, float, float]   # haemoglobin, melanin, L* of the seed skin
+
+    def fraction(self, of: np.ndarray) -> float:
+        """Share of ``of``'s pixels that are skin."""
+        n = int(of.sum())
+        return float((self.mask & of).sum() / n) if n else 0.0
+
+
+def _disc(radius_px: float) -> np.ndarray:
+    r = max(int(round(radius_px)), 1)
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def _fill(geom: BaseGeometry, shape) -> np.ndarray:
+    from algorithms.skin.common import rasterise  # the one rasteriser of the skin layer
+
+    return rasterise(geom, shape)
+
+
+def anatomy_mask(points: np.ndarray, px_per_mm: float, shape) -> np.ndarray:
+    """Face oval inset, minus eyes, brows, lips and nostrils with their margins (mm)."""
+    f = feature_polygons(points)
+    mm = float(px_per_mm)
+    keep = f["face_oval"].buffer(-OVAL_INSET_MM * mm)
+    for name, margin in (("right_eye", EYE_MARGIN_MM), ("left_eye", EYE_MARGIN_MM),
+                         ("right_brow", BROW_MARGIN_MM), ("left_brow", BROW_MARGIN_MM),
+                         ("lips", LIPS_MARGIN_MM), ("right_nostril", NOSTRIL_MARGIN_MM),
+                         ("left_nostril", NOSTRIL_MARGIN_MM)):
+        keep = keep.difference(f[name].buffer(margin * mm))
+    return _fill(keep, shape)
+
+
+def person_probability(image: np.ndarray) -> np.ndarray:
+    """Selfie segmentation of an RGB uint8 image: person probability at its size."""
+    from algorithms import models
+
+    h, w = image.shape[:2]
+    x = cv2.resize(image[..., :3], (256, 256), interpolation=cv2.INTER_AREA)
+    out = models.run("selfie_segmentation", x.astype(np.float32)[None] / 255.0)[0]
+    prob = np.clip(out.reshape(256, 256), 0.0, 1.0)
+    return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _robust(values: np.ndarray, floor: float) -> tuple[float, float]:
+    med = float(np.median(values))
+    sd = float(1.4826 * np.median(np.abs(values - med)))
+    return med, max(sd, floor)
+
+
+def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np.ndarray,
+                      melanin: np.ndarray, measurable: np.ndarray) -> SkinMask:
+    """The :class:`SkinMask` of ``face`` from its restored L*, chromophore maps (numpy,
+    ``(H, W)``) and its unclipped pixels."""
+    shape = lightness.shape
+    mm = float(face.restored.px_per_mm)
+    pts = face.landmarks_restored
+    if np.ptp(pts, axis=0).min() > 0:
+        anatomy = anatomy_mask(pts, mm, shape)
+    else:  # a face given by its regions alone (no mesh): their skin outline
+        anatomy = _fill(face.regions.get("face_skin"), shape)
+    person = person_probability(face.restored.image) >= PERSON_MIN
+
+    seeds = np.zeros(shape, np.uint8)
+    for i in SEED_LANDMARKS:
+        x, y = pts[i]
+        cv2.circle(seeds, (int(round(x)), int(round(y))), int(round(SEED_RADIUS_MM * mm)), 1, -1)
+    seeds = seeds.astype(bool) & anatomy & measurable
+    if seeds.sum() < 50:  # no mesh, or a face turned so far that no cheek shows: no colour model
+        seeds = anatomy & measurable
+    stats = [_robust(ch[seeds], fl) if seeds.any() else (0.0, fl)
+             for ch, fl in zip((haemoglobin, melanin, lightness), SD_FLOOR)]
+    (hb0, hb_sd), (mel0, mel_sd), (l0, l_sd) = stats
+    z = (np.maximum(hb0 - haemoglobin, 0) / hb_sd + np.maximum(melanin - mel0, 0) / mel_sd
+         + np.maximum(l0 - lightness, 0) / l_sd).astype(np.float32)
+    z = cv2.GaussianBlur(z, (0, 0), HAIR_SMOOTH_MM * mm)
+    flagged = (z > HAIR_Z) & anatomy
+    hair = _hair_patches(flagged, anatomy, pts, mm)
+    highlights = (lightness - l0 > HIGHLIGHT_Z * l_sd) & anatomy
+
+    mask = anatomy & person & ~hair & measurable
+    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, _disc(CLEAN_MM * mm))
+    mask = mask.astype(bool)
+    core = cv2.erode(mask.astype(np.uint8), _disc(BORDER_BAND_MM * mm)).astype(bool)
+    for m in (mask, core, anatomy, hair, highlights):
+        m.setflags(write=False)
+    person.setflags(write=False)
+    colour = mask & ~highlights
+    colour.setflags(write=False)
+    return SkinMask(mask=mask, core=core, colour=colour, anatomy=anatomy, person=person,
+                    hair=hair, highlights=highlights, skin_colour=(hb0, mel0, l0))
+
+
+def _hair_patches(flagged: np.ndarray, anatomy: np.ndarray, pts: np.ndarray,
+                  mm: float) -> np.ndarray:
+    """The flagged patches that are hair: touching the outline or a brow, or large."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(flagged.astype(np.uint8), 8)
+    if n <= 1:
+        return np.zeros_like(flagged)
+    touch = _disc(HAIR_TOUCH_MM * mm)
+    edge = anatomy & ~cv2.erode(anatomy.astype(np.uint8), touch).astype(bool)
+    brows = np.zeros(flagged.shape, np.uint8)
+    for loop in (ix.RIGHT_BROW, ix.LEFT_BROW):
+        cv2.fillPoly(brows, [np.round(pts[list(loop)]).astype(np.int32)], 1)
+    brows = cv2.dilate(brows, touch).astype(bool)
+    near = np.zeros(n, bool)
+    near[np.unique(labels[edge | brows])] = True
+    large = stats[:, cv2.CC_STAT_AREA] / mm ** 2 > HAIR_ISOLATED_MM2
+    is_hair = near | large
+    is_hair[0] = False
+    return is_hair[labels]

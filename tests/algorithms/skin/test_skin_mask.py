@@ -1,0 +1,108 @@
+"""The skin mask on real portraits: anatomy, hair and stubble out, isolated spots in."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from algorithms import registry
+from algorithms.face.regions import feature_polygons
+from algorithms.skin import common as C
+
+
+def _skin(face_of, name):
+    image, face = face_of(name)
+    return image, face, C.prepare(face)
+
+
+@pytest.mark.parametrize("name", ["london_006", "london_021", "london_042", "london_099"])
+def test_no_eye_brow_lip_or_nostril_pixel_is_skin(face_of, name):
+    _, face, skin = _skin(face_of, name)
+    polys = feature_polygons(face.landmarks_restored)
+    for part in ("right_eye", "left_eye", "right_brow", "left_brow", "lips", "right_nostril",
+                 "left_nostril"):
+        inside = C.rasterise(polys[part], skin.shape)
+        assert not (skin.skin_mask.mask & inside).any(), part
+
+
+def test_mask_keeps_most_of_a_clear_face_and_drops_a_dark_fringe(face_of):
+    # london_021: bald, light stubble on the jaw: nearly all of the anatomy part is skin
+    _, _, bald = _skin(face_of, "london_021")
+    assert bald.skin_mask.mask.sum() / bald.skin_mask.anatomy.sum() > 0.85
+    assert bald.skin_mask.hair.sum() / bald.skin_mask.anatomy.sum() < 0.06
+
+
+def test_dark_hair_painted_over_the_forehead_leaves_the_mask(face_of):
+    """A fringe of dark hair strands drawn from the outline into the forehead is hair."""
+    import cv2
+    from algorithms.face.analyse import face_from_landmarks
+    from algorithms.face.roi import Pyramid
+
+    image, face = face_of("london_107")
+    img = image.copy()
+    pts = face.landmarks.astype(int)
+    top = pts[10]  # top of the face oval, original pixels
+    for dx in range(-60, 61, 6):  # strands 3 px wide, 70 px long, down from the oval's top
+        cv2.line(img, (top[0] + dx, top[1] - 20), (top[0] + dx, top[1] + 50), (40, 28, 20), 3)
+    hairy = face_from_landmarks(Pyramid(img), face.landmarks, face.landmarks_z)
+    skin = C.prepare(hairy)
+    strands = np.zeros(img.shape[:2], np.uint8)
+    for dx in range(-60, 61, 6):
+        cv2.line(strands, (top[0] + dx, top[1] - 20), (top[0] + dx, top[1] + 50), 1, 3)
+    m = hairy.restored.from_original
+    warped = cv2.warpAffine(strands, m, skin.shape[::-1], flags=cv2.INTER_NEAREST) > 0
+    inside = warped & skin.skin_mask.anatomy
+    assert inside.sum() > 200
+    assert (skin.skin_mask.mask & inside).sum() / inside.sum() < 0.05
+
+
+def test_an_isolated_dark_spot_stays_skin(face_of):
+    """A mole on the cheek is a finding for pigmentation, not hair: it stays in the mask."""
+    import cv2
+    from algorithms.face.analyse import face_from_landmarks
+    from algorithms.face.roi import Pyramid
+
+    image, face = face_of("london_107")
+    img = image.copy()
+    x, y = face.landmarks[50].astype(int) + np.array([0, 25])
+    cv2.circle(img, (int(x), int(y)), 6, (70, 45, 35), -1)
+    spotted = face_from_landmarks(Pyramid(img), face.landmarks, face.landmarks_z)
+    skin = C.prepare(spotted)
+    rx, ry = (spotted.restored.from_original @ np.array([x, y, 1.0])).astype(int)
+    assert skin.skin_mask.mask[ry, rx]
+
+
+def test_skin_analysis_answers_the_mask_as_polygons(face_of):
+    image, face = face_of("london_042")
+    res = registry.get("skin").analyse(image, face)
+    (mask,) = res.masks
+    assert mask.mask_type == "polygon_mask" and mask.features
+    subs = {m.tech_name: m.value for m in res.sub_metrics}
+    assert 60 < subs["skin_area"] < 250  # cm2 of an adult face
+    assert 0.5 < subs["skin_fraction"] <= 1.0
+    skin = C.prepare(face)
+    drawn = C.rasterise(mask.features[0].geometry.union(
+        *[f.geometry for f in mask.features[1:]]) if len(mask.features) > 1
+        else mask.features[0].geometry, skin.shape)
+    agree = (drawn == skin.skin_mask.mask).mean()
+    assert agree > 0.98
+
+
+@pytest.mark.parametrize("name", ["pores", "lines", "acne", "pigmentation"])
+def test_findings_lie_on_the_skin_mask(face_of, name):
+    """Less than 2 % of the drawn finding area outside the skin mask (issue 13)."""
+    outside = total = 0.0
+    for photo in ("london_006", "london_021", "london_042", "london_107"):
+        image, face = face_of(photo)
+        skin = C.prepare(face)
+        res = registry.get(name).analyse(image, face)
+        for mask in res.masks:
+            for f in mask.features:
+                g = f.geometry
+                if g.geom_type == "Point":
+                    g = g.buffer(max(float(f.properties.get("radius", 1.0)), 1.0))
+                elif g.geom_type == "LineString":
+                    g = g.buffer(max(float(f.properties.get("width", 1.0)) / 2, 0.5))
+                px = C.rasterise(g, skin.shape)
+                total += px.sum()
+                outside += (px & ~skin.skin_mask.mask).sum()
+    assert total == 0 or outside / total < 0.02, outside / total
