@@ -19,7 +19,9 @@ import flask_smorest
 from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
-from rasterisation.storage.base import StorageError
+from sqlalchemy import exc as sa_exc
+
+from rasterisation.storage.base import ObjectNotFound, StorageError
 
 __all__ = ["Api", "error_payload", "register_error_handlers", "summarise_errors",
            "prune_errors", "MAX_ERRORS_SHOWN"]
@@ -136,8 +138,37 @@ def _storage_unavailable(error: StorageError):
     response = jsonify(error_payload(
         503, f"object storage unavailable, nothing was changed; retry later ({error})"))
     response.status_code = 503
-    response.headers["Retry-After"] = "5"
+    response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER)
     return response
+
+
+# "database is locked" (SQLite), connection refused / server gone (PostgreSQL), pool exhausted
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.TimeoutError,
+                        sa_exc.DisconnectionError, sa_exc.InterfaceError)
+DATABASE_RETRY_AFTER = 2
+STORAGE_RETRY_AFTER = 5
+
+
+def _database_unavailable(error: Exception):
+    from rasterisation.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone too
+        log.debug("rollback after a database error failed", exc_info=True)
+    first = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
+    log.error("database unavailable: %s: %s", type(error).__name__, first)
+    response = jsonify(error_payload(
+        503, "database unavailable or busy; nothing was changed, retry later"))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
+def _object_missing(error: ObjectNotFound):
+    log.warning("stored object missing: %s", error)
+    return jsonify(error_payload(
+        404, "a stored object of this image is missing (it may have just been deleted)")), 404
 
 
 def _unexpected(error: Exception):
@@ -148,6 +179,10 @@ def _unexpected(error: Exception):
 
 
 def register_error_handlers(app: Flask) -> None:
-    """JSON 503 for storage outages and JSON 500 for anything unexpected."""
+    """JSON 503 (with Retry-After) for database and storage outages, 404 for a stored object
+    that is gone, and JSON 500 for anything unexpected."""
     app.register_error_handler(StorageError, _storage_unavailable)
+    app.register_error_handler(ObjectNotFound, _object_missing)
+    for error_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error_class, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)

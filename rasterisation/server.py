@@ -5,9 +5,11 @@ shared across forks.
 """
 from __future__ import annotations
 
+import os
+
 from gunicorn.app.base import BaseApplication
 
-__all__ = ["run_gunicorn", "gunicorn_options"]
+__all__ = ["run_gunicorn", "gunicorn_options", "write_json_error"]
 
 
 class _Server(BaseApplication):
@@ -26,12 +28,91 @@ class _Server(BaseApplication):
         return create_app()
 
 
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's error page (bad request line, 414, 431, ...) in the service's one error
+    shape ``{code, status, message}``, instead of its HTML page."""
+    import json
+
+    from gunicorn import util
+
+    body = json.dumps({"code": status_int, "status": reason,
+                       "message": (mesg or reason)[:300]}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin1") + body)
+
+
+def _json_error_pages() -> None:
+    """Errors gunicorn answers itself, before the app sees the request, as JSON too.
+
+    gunicorn's workers call ``gunicorn.util.write_error``; it has no setting for the body,
+    so the function is replaced in the worker process (docs/decisions.md)."""
+    from gunicorn import util
+
+    util.write_error = write_json_error
+
+
 def _warm_worker(worker) -> None:
-    """gunicorn hook, in each worker after the fork: load models and kernels now."""
+    """gunicorn hook, in each worker after the fork: JSON error pages, then load models and
+    kernels now."""
+    _json_error_pages()
     from rasterisation.warmup import warm_up
 
     seconds = warm_up()
     worker.log.info("worker %s warmed up in %.1f s", worker.pid, seconds)
+
+
+class _Trimmer:
+    """Give freed heap back to the system after requests that grew the worker.
+
+    A new photo allocates and frees a few hundred MB (decoded pixels, filter maps, coverage
+    buffers); glibc keeps freed blocks in its arenas, so RSS ratchets up to the largest
+    request's high-water mark per arena and stays there. ``malloc_trim(0)`` returns them.
+    It runs only when RSS rose by ``step`` bytes since the last trim, so a cached request
+    pays one read of /proc/self/statm (~20 us). No-op off glibc.
+    """
+
+    def __init__(self, step: int = 64 * 1024 * 1024):
+        import ctypes
+        import ctypes.util
+
+        self.step = step
+        self.after = 0
+        self.trim = None
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            self.trim = libc.malloc_trim
+        except (OSError, AttributeError):
+            pass
+        self.page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def rss(self) -> int:
+        try:
+            with open("/proc/self/statm") as fh:
+                return int(fh.read().split()[1]) * self.page
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def __call__(self, *_args) -> bool:
+        if self.trim is None:
+            return False
+        rss = self.rss()
+        if rss < self.after + self.step:
+            return False
+        self.trim(0)
+        self.after = self.rss()
+        return True
+
+
+_TRIMMER: _Trimmer | None = None
+
+
+def _post_request(worker, req, environ, resp) -> None:
+    """gunicorn hook, in the worker after each request."""
+    global _TRIMMER
+    if _TRIMMER is None:
+        _TRIMMER = _Trimmer()
+    _TRIMMER()
 
 
 def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
@@ -52,6 +133,7 @@ def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
         "errorlog": "-",
         "proc_name": "rasterisation",
         "post_worker_init": _warm_worker,
+        "post_request": _post_request,
         "max_requests": max_requests,
         "max_requests_jitter": max_requests_jitter if max_requests else 0,
     }

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import assert_error
+from conftest import assert_error  # shared helpers (tests/conftest.py)
 
 V4 = "/service/rasterisation/v4/masks/"
 V5 = "/service/rasterisation/v5/svg_masks/"
