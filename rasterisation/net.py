@@ -91,9 +91,14 @@ def parse_networks(text: str | Iterable[str] | None) -> tuple[Network, ...]:
     return tuple(out)
 
 
-def _public(address: ipaddress._BaseAddress) -> bool:
+def _unmapped(address):
+    """``::ffff:10.0.0.1`` is 10.0.0.1: judge IPv4-mapped IPv6 addresses as IPv4."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped
+    return address
+
+
+def _public(address) -> bool:
     return address.is_global and not address.is_multicast
 
 
@@ -140,7 +145,7 @@ def check_url(url: str, *, allow_networks: Iterable[Network] = ()) -> Target:
     allow = tuple(allow_networks)
     addresses = _resolve(host, port)
     for addr in addresses:
-        ip = ipaddress.ip_address(addr)
+        ip = _unmapped(ipaddress.ip_address(addr))
         if any(ip in net for net in allow):
             continue
         if not _public(ip):

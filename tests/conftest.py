@@ -332,3 +332,49 @@ def upload(client):
                            content_type="multipart/form-data")
 
     return post
+
+
+# ---------------------------------------------------------------- outgoing HTTP (SSRF guard)
+@pytest.fixture
+def local_http():
+    """A tiny HTTP server on 127.0.0.1 (a thread) for fetch / upload / webhook tests.
+
+    ``server.routes[path] = (status, headers, body)`` answers GETs; a body may be callable
+    (called with nothing, e.g. to sleep). Every request is recorded in ``server.requests``
+    as ``(method, path, headers, body)``. ``server.url(path)`` is the full URL.
+    """
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    routes: dict = {}
+    requests: list = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            requests.append((self.command, self.path, dict(self.headers), body))
+            status, headers, payload = routes.get(self.path, (404, {}, b"not found"))
+            if callable(payload):
+                payload = payload()
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_PUT = do_POST = _answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.routes, server.requests = routes, requests
+    server.url = lambda path="/": f"http://127.0.0.1:{server.server_address[1]}{path}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
