@@ -72,6 +72,9 @@ MANIFEST: dict[str, ModelFile] = dict([
        "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54", 2339846),
     _m("hand_landmark", _MP + "hand_landmark/hand_landmark_full.tflite",
        "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3", 5478917),
+    # people for detection masks and anonymisation (algorithms/detect/persons.py)
+    _m("pose_detection", _MP + "pose_detection/pose_detection.tflite",
+       "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", 2959046),
 ])
 
 
