@@ -105,6 +105,65 @@ def tokens_create(company_id: uuid.UUID, name: str, expires_in: int | None):
         click.echo(plaintext)
 
 
+@tokens.command("list")
+@click.option("--company", "company_id", required=True, type=click.UUID,
+              help="company id (from `companies create`)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+def tokens_list(company_id: uuid.UUID, as_json: bool):
+    """List a company's tokens, newest first (never their secrets).
+
+    Columns: id, state, prefix, name, created, expires, last used (tab-separated).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from rasterisation.services.companies import get_company
+    from rasterisation.services.tokens import count_tokens, list_tokens
+
+    def iso(value):
+        return value.isoformat() if value else "-"
+
+    app = _app()
+    with app.app_context():
+        try:
+            if get_company(company_id) is None:
+                raise click.BadParameter(f"no company {company_id}", param_hint="--company")
+            total = count_tokens(company_id)
+            rows = list_tokens(company_id, page=1, page_size=max(total, 1))
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+        for row in rows:
+            fields = {"id": str(row.id), "state": row.state(), "prefix": row.prefix,
+                      "name": row.name, "created_at": iso(row.created_at),
+                      "expires_at": iso(row.expires_at), "last_used_at": iso(row.last_used_at)}
+            click.echo(json.dumps(fields) if as_json else "\t".join(fields.values()))
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=click.UUID)
+@click.option("--company", "company_id", type=click.UUID, default=None,
+              help="only if the token belongs to this company")
+def tokens_revoke(token_id: uuid.UUID, company_id: uuid.UUID | None):
+    """Revoke a token by its id (from `tokens list`); idempotent. It stops working at once."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from rasterisation.extensions import db as database
+    from rasterisation.models import ApiToken
+    from rasterisation.services.tokens import revoke_token
+
+    app = _app()
+    with app.app_context():
+        try:
+            row = database.session.get(ApiToken, token_id)
+            if row is None or (company_id is not None and row.company_id != company_id):
+                raise click.BadParameter(f"no token {token_id}"
+                                         + (f" in company {company_id}" if company_id else ""),
+                                         param_hint="TOKEN_ID")
+            row = revoke_token(company_id=row.company_id, token_id=token_id)
+        except SQLAlchemyError as exc:
+            raise _database_error(exc) from None
+        click.echo(f"revoked {token_id} at {row.revoked_at.isoformat()}", err=True)
+
+
 # ------------------------------------------------------------------ models
 @main.group()
 def models():

@@ -67,3 +67,19 @@ def test_thread_pools_are_bounded():
     for threads in (2, 3, 4, 5):
         assert pipeline.thread_map(lambda x: x * 2, [1, 2, 3], threads=threads) == [2, 4, 6]
     assert len(pipeline._POOLS) <= pipeline.MAX_POOLS
+
+
+def test_workers_trim_the_heap_after_requests_that_grew_it(monkeypatch):
+    from rasterisation import server
+
+    assert server.gunicorn_options(host="h", port=1, workers=1)["post_request"] \
+        is server._post_request
+    trimmer = server._Trimmer(step=100)
+    calls = []
+    trimmer.trim = lambda pad: calls.append(pad)
+    sizes = iter([1000, 1000, 1050, 1200, 1100])
+    monkeypatch.setattr(trimmer, "rss", lambda: next(sizes))
+    assert trimmer() is True        # 1000 >= 0 + 100: trimmed, baseline 1000
+    assert trimmer() is False       # 1050 < 1100
+    assert trimmer() is True        # 1200: trimmed again, baseline 1100
+    assert calls == [0, 0]

@@ -192,5 +192,6 @@ def test_database_failure_after_put_removes_the_object(app, client, company, aut
 
         monkeypatch.setattr(db.session, "commit", failing_commit)
         r = upload(company, auth_headers, astronaut_jpeg)
-    assert_error(r, 500)
+    assert_error(r, 503, "database")  # the database went away: retry later (issue 12)
+    assert r.headers["Retry-After"]
     assert written and not storage.exists(written[0])
