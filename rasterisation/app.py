@@ -23,6 +23,7 @@ from rasterisation.config import flask_config, load_settings
 from rasterisation.errors import register_error_handlers
 from rasterisation.extensions import api, cors, db, migrate
 from rasterisation.limits import init_limits
+from rasterisation.metrics import init_metrics
 from rasterisation.request_id import init_request_id
 from rasterisation.storage import EXTENSION_KEY, make_storage
 
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, str] | None = None, *,
                       expose_headers=["WWW-Authenticate", "Retry-After"], max_age=600)
     app.extensions[EXTENSION_KEY] = make_storage(settings)
     init_request_id(app)
+    init_metrics(app)
     init_limits(app)  # before auth: limits cost nothing, a token lookup does
     init_auth(app)
     register_error_handlers(app)

@@ -146,10 +146,36 @@ def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
     return options
 
 
+def _child_exit(server, worker) -> None:
+    """gunicorn hook, in the master when a worker exits: drop its live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def prepare_metrics_dir(data_dir) -> str:
+    """An empty ``<data_dir>/prometheus`` for the workers' metric files (multiprocess mode);
+    set in the environment before any worker is forked."""
+    import shutil
+    from pathlib import Path
+
+    # not imported from rasterisation.metrics: importing prometheus_client here, before the
+    # variable is set, would fix its single-process mode into every forked worker
+    directory = Path(data_dir) / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)  # counters of a previous run are stale
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return str(directory)
+
+
 def run_gunicorn(**kwargs) -> None:
     """Serve until interrupted (blocks); ``kwargs`` as :func:`gunicorn_options`.
 
     The gunicorn control socket goes into ``data_dir`` (not ~/.gunicorn), so two services
-    with two data dirs do not fight over one socket.
+    with two data dirs do not fight over one socket; so do the workers' metric files.
     """
-    _Server(gunicorn_options(**kwargs)).run()
+    options = gunicorn_options(**kwargs)
+    if kwargs.get("data_dir") is not None:
+        prepare_metrics_dir(kwargs["data_dir"])
+        options["child_exit"] = _child_exit
+    _Server(options).run()

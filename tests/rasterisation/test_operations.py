@@ -140,3 +140,88 @@ def test_tokens_list_unknown_company_and_revoke_unknown_token(env):
     assert r.exit_code == 2 and "no company" in r.output
     r = run("tokens", "revoke", str(uuid.uuid4()))
     assert r.exit_code == 2 and "no token" in r.output
+
+
+# ------------------------------------------------------------------ /metrics
+def _sample(text: str, name: str, **labels) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
+
+def test_metrics_count_requests_by_endpoint_and_status(client, company, auth_headers):
+    before = client.get("/metrics").get_data(as_text=True)
+    images = "/api/v1/companies/<uuid:company_id>/images/"
+    client.get(f"/api/v1/companies/{company}/images/", headers=auth_headers)
+    client.get(f"/api/v1/companies/{company}/images/", headers=auth_headers)
+    client.get(f"/api/v1/companies/{company}/images/")  # 401
+    client.get("/nowhere/at/all")                       # 404, unmatched
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.mimetype == "text/plain"
+    after = r.get_data(as_text=True)
+
+    def delta(name, **labels):
+        return _sample(after, name, **labels) - _sample(before, name, **labels)
+
+    assert delta("rasterisation_http_requests_total", endpoint=images, status="200") == 2
+    assert delta("rasterisation_http_requests_total", endpoint=images, status="401") == 1
+    assert delta("rasterisation_http_requests_total", endpoint="<unmatched>",
+                 status="404") == 1
+    assert delta("rasterisation_http_request_duration_seconds_count", endpoint=images,
+                 method="GET") == 3
+    assert "/nowhere/at/all" not in after  # concrete paths never become labels
+    assert _sample(after, "rasterisation_worker_rss_bytes") > 10e6
+
+
+@pytest.mark.slow
+def test_served_metrics_aggregate_the_workers(tmp_path):
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("rasterisation")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RASTERISATION_", "PROMETHEUS_"))}
+    env["RASTERISATION_DATA_DIR"] = str(tmp_path / "var")
+    subprocess.run([str(exe), "db", "upgrade"], env=env, check=True, capture_output=True,
+                   timeout=120)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", "2"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/health", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+        for _ in range(40):
+            urllib.request.urlopen(f"{base}/health/ready", timeout=10)
+        texts = [urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+                 for _ in range(4)]
+        for text in texts:  # whichever worker answers, it reports every worker's requests
+            assert _sample(text, "rasterisation_http_requests_total",
+                           endpoint="/health/ready", status="200") == 40
+        assert (tmp_path / "var" / "prometheus").is_dir()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
