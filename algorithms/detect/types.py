@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shapely import affinity
 from shapely.geometry import box as shapely_box
 from shapely.geometry.base import BaseGeometry
 
@@ -38,6 +39,14 @@ class Detected:
         """The shape the mask draws: the box or the contour (default: ``self.shape``)."""
         shape = shape or self.shape
         return shapely_box(*self.box) if shape == "box" else self.contour
+
+    def scaled(self, fx: float, fy: float | None = None) -> "Detected":
+        """The same detection in a photo resized by (fx, fy) (x' = fx x, y' = fy y)."""
+        fy = fx if fy is None else fy
+        x0, y0, x1, y1 = self.box
+        return Detected(self.label, self.confidence,
+                        affinity.scale(self.contour, fx, fy, origin=(0, 0)),
+                        (x0 * fx, y0 * fy, x1 * fx, y1 * fy), self.shape)
 
     def to_dict(self, *, ndigits: int = 1) -> dict:
         """The answer's detection: ``{x_min, y_min, x_max, y_max, confidence, label}``."""

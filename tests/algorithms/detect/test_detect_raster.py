@@ -60,7 +60,7 @@ def test_blur_feathers_outward_only(blur):
     assert _row_extent(soft, 80) == (47 - (blur - 1), 153 + (blur - 1))
     ramp = soft[80, 153:153 + blur].astype(int)
     expected = np.rint(255 * (1 - np.arange(1, blur + 1) / blur)).astype(int)
-    assert np.abs(ramp - expected).max() <= 1   # float32 distances
+    assert np.abs(ramp - expected).max() <= 5   # chamfer distance: within 2 %
     assert np.all(np.diff(ramp) <= 0)
     # nothing beyond the ring
     far = np.ones_like(soft, bool)
