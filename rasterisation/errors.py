@@ -109,9 +109,11 @@ class Api(flask_smorest.Api):
                 if count > MAX_ERRORS_SHOWN:
                     message += f" ({count} errors in all, the first {MAX_ERRORS_SHOWN} listed)"
             elif error.code == 413 and not _is_upload():
-                limit = current_app.config["RASTERISATION"].max_json_bytes
+                from rasterisation.limits import json_limit
+
+                limit, variable = json_limit(current_app.config["RASTERISATION"])
                 message = (f"the request body is larger than the limit of {limit} bytes for "
-                           "JSON and other non-upload bodies (RASTERISATION_MAX_JSON_BYTES)")
+                           f"JSON and other non-upload bodies of this endpoint ({variable})")
             elif error.code == 413:
                 limit = current_app.config["RASTERISATION"].max_upload_bytes
                 message = (f"the request is larger than the upload limit of {limit} bytes "

@@ -3,7 +3,9 @@
 * A body that is not a multipart upload (JSON, form, anything else) may be at most
   ``RASTERISATION_MAX_JSON_BYTES`` (default 1 MiB): a declared Content-Length over it answers
   413 at once, before authentication or parsing; a chunked body is read up to one byte past
-  the limit and refused the same way. Uploads keep ``RASTERISATION_MAX_UPLOAD_BYTES``.
+  the limit and refused the same way. Uploads keep ``RASTERISATION_MAX_UPLOAD_BYTES``, and
+  so do JSON endpoints that take a photo inline (base64): :data:`INLINE_IMAGE_BLUEPRINTS` or
+  views marked :func:`inline_images` get that limit, base64-encoded.
 * A JSON body nested deeper than :data:`MAX_JSON_DEPTH` answers 400 before it is parsed:
   Python's parser raises RecursionError (a 500) near 1000 levels, and no request of ours
   needs more than a handful.
@@ -21,9 +23,13 @@ import numpy as np
 from flask import Flask, current_app, request
 from flask_smorest import abort
 
-__all__ = ["MAX_JSON_DEPTH", "json_depth", "init_limits", "is_upload"]
+__all__ = ["MAX_JSON_DEPTH", "json_depth", "init_limits", "is_upload", "inline_images",
+           "INLINE_IMAGE_BLUEPRINTS", "json_limit"]
 
 MAX_JSON_DEPTH = 32
+# JSON endpoints that take a photo inline (base64 / data URI, as the inpainting and
+# anonymisation APIs do): their bodies may be as large as an upload, base64-encoded
+INLINE_IMAGE_BLUEPRINTS = frozenset({"masking_tasks", "anonymise", "anonymisation_jobs"})
 # a JSON string (escapes included); what is inside it is not structure
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPEN = np.zeros(256, np.int8)
@@ -47,13 +53,38 @@ def is_upload() -> bool:
     return request.mimetype in ("multipart/form-data",)
 
 
+def inline_images(view):
+    """Mark a view (function or MethodView class) whose JSON body may carry an image inline:
+    it gets the upload limit (base64-encoded) instead of RASTERISATION_MAX_JSON_BYTES."""
+    view.rasterisation_inline_images = True
+    return view
+
+
+def _takes_inline_images() -> bool:
+    if request.blueprint in INLINE_IMAGE_BLUEPRINTS:
+        return True
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return bool(getattr(view, "rasterisation_inline_images", False)
+                or getattr(getattr(view, "view_class", None), "rasterisation_inline_images",
+                           False))
+
+
+def json_limit(settings) -> tuple[int, str]:
+    """The body limit of this (non-upload) request and the variable that sets it."""
+    if _takes_inline_images():
+        # base64 is 4/3 of the bytes, plus the other fields
+        return (settings.max_upload_bytes * 4 + 2) // 3 + 64 * 1024, \
+            "RASTERISATION_MAX_UPLOAD_BYTES, base64-encoded"
+    return settings.max_json_bytes, "RASTERISATION_MAX_JSON_BYTES"
+
+
 def _check_request():
     settings = current_app.config["RASTERISATION"]
     if is_upload():
         return None
-    limit = settings.max_json_bytes
+    limit, variable = json_limit(settings)
     message = (f"the request body is larger than the limit of {limit} bytes for JSON and "
-               "other non-upload bodies (RASTERISATION_MAX_JSON_BYTES)")
+               f"other non-upload bodies of this endpoint ({variable})")
     if request.content_length is not None and request.content_length > limit:
         abort(413, message=message)
     if request.content_length is None:

@@ -218,3 +218,34 @@ def test_sanitise_filename_takes_the_last_path_part():
     assert sanitise_filename(" .hidden ") == "hidden"
     assert sanitise_filename("x" * 300 + ".jpg") == "x" * 255
     assert sanitise_filename(None) is None and sanitise_filename("\x00") is None
+
+
+def test_json_endpoints_with_inline_images_keep_the_upload_limit(make_app, tenant_factory):
+    """masking_tasks takes a photo as base64 in JSON: 1 MiB would refuse most photos."""
+    import base64
+
+    from rasterisation.limits import inline_images
+
+    app = make_app(RASTERISATION_MAX_JSON_BYTES="1000",
+                   RASTERISATION_MAX_UPLOAD_BYTES=str(2 * 1024 * 1024))
+
+    @app.route("/inline", methods=["POST"])
+    @inline_images
+    def inline():
+        from flask import request
+
+        return {"bytes": len(request.get_data())}
+
+    inline.rasterisation_public = True
+    client = app.test_client()
+    photo = base64.b64encode(b"x" * (1024 * 1024)).decode()  # 1.33 MiB of base64
+    r = client.post("/inline", json={"image": photo})
+    assert r.status_code == 200 and r.json["bytes"] > 1024 * 1024
+    r = client.post("/inline", json={"image": photo * 3})  # 4 MiB > 2 MiB upload, encoded
+    assert_error(r, 413, "RASTERISATION_MAX_UPLOAD_BYTES")
+
+    company, token = tenant_factory(app, "A")
+    r = client.post(f"/api/v1/companies/{company}/masking_tasks/", json={
+        "taskUUID": "00000000-0000-4000-8000-000000000000", "inputImage": photo},
+        headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code != 413, r.json  # the endpoint itself judges the image
