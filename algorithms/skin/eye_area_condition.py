@@ -8,7 +8,9 @@ Method (docs/algorithms.md#eye-area-condition), per eye, on the under-eye region
   the under-eye region: eyes_bags_score = 100*exp(-mean / BAG_REF).
 * lacrimal groove: the multi-orientation valley strength (Hessian l1) at GROOVE_SCALE_MM in
   the inner (nasal) half of the under-eye region: 100*exp(-mean / GROOVE_REF).
-Main score: 0.5 * dark circles + 0.3 * bags + 0.2 * groove.
+* wrinkles (crow's feet): valley strength at WRINKLE_SCALE_MM plus L* roughness in the
+  crow's-feet region, away from the anatomy bands of the lids and the outline.
+Main score: 0.3 dark circles + 0.2 bags + 0.1 groove + 0.4 wrinkles.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import torch
 
 from algorithms.registry import Algorithm, MetricSpec, register
 from algorithms.skin import common as C
+from algorithms.skin import line_zones as LZ
+from algorithms.skin.lines import RIDGE_GAIN, valley_strength
 from algorithms.types import Feature, Mask
 
 SIDES = {"left_eye_area": ("left_under_eye", "left_cheek"),
@@ -31,7 +35,18 @@ BAG_SCALE_MM = 2.0
 BAG_REF = 1.2
 GROOVE_SCALE_MM = 1.0
 GROOVE_REF = 1.0
-WEIGHTS = (0.5, 0.3, 0.2)
+# Fine lines of the crow's feet: mean valley strength at WRINKLE_SCALE_MM plus the L*
+# roughness (standard deviation of L* minus its ROUGH_MM blur) of the crow's-feet region;
+# score 100 exp(-(W - WRINKLE_FLOOR) / WRINKLE_REF), fitted on the 36 development portraits
+# (5th percentile -> 90, slope as shallow as +-10 % exposure needs; benchmarks/population.py).
+# Of the measures here it is
+# the one that follows age there (Spearman rho +0.47 for roughness), so it weighs most.
+WRINKLE_SCALE_MM = 0.65
+ROUGH_MM = 1.0
+WRINKLE_FLOOR = 1.032
+WRINKLE_REF = 1.10
+CROWS = {"left_eye_area": "left_crows_feet", "right_eye_area": "right_crows_feet"}
+WEIGHTS = (0.3, 0.2, 0.1, 0.4)  # dark circles, bags, groove, wrinkles
 
 
 @register
@@ -44,10 +59,12 @@ class EyeAreaCondition(Algorithm):
                    "horizontal shadow valley of eye bags and the tear-trough valley.")
     metrics = (
         MetricSpec("eye_area_condition", "eye_area_score", "bad_good_line", None,
-                   "0.5 dark circles + 0.3 eye bags + 0.2 lacrimal groove"),
+                   "0.3 dark circles + 0.2 eye bags + 0.1 lacrimal groove + 0.4 wrinkles"),
         MetricSpec("eye_area_condition", "dark_circles_score", "bad_good_line"),
         MetricSpec("eye_area_condition", "eyes_bags_score", "bad_good_line"),
         MetricSpec("eye_area_condition", "lacrimal_groove_score", "bad_good_line"),
+        MetricSpec("eye_area_condition", "eye_wrinkles_score", "bad_good_line", None,
+                   "crow's feet: valley strength + L* roughness, calibrated"),
         MetricSpec("eye_area_condition", "dark_circles_depth", "numeric", "L*",
                    "median under-eye L* below the cheek"),
     )
@@ -56,7 +73,8 @@ class EyeAreaCondition(Algorithm):
         face = C.require_face(face)
         skin = C.prepare(face)
         # filters on the box around both under-eyes and cheeks only (full-size maps, 0 outside)
-        box = skin.mask(tuple(r for pair in SIDES.values() for r in pair))
+        box = skin.mask(tuple(r for pair in SIDES.values() for r in pair)
+                        + tuple(CROWS.values()))
         ys, xs = C.bbox_slices(box, int(3 * skin.px(BAG_SCALE_MM)) + 2)
         L = skin.lab[0, ys, xs]
         Ls, bag_v, groove_v = (np.zeros(skin.shape, np.float32) for _ in range(3))
@@ -64,6 +82,11 @@ class EyeAreaCondition(Algorithm):
         bag_v[ys, xs] = _vertical_valley(L, skin.px(BAG_SCALE_MM))
         l1, _ = C.hessian_eigenvalues(L, skin.px(GROOVE_SCALE_MM))
         groove_v[ys, xs] = l1.clamp_min(0).cpu().numpy()
+        wr_v, rough = np.zeros(skin.shape, np.float32), np.zeros(skin.shape, np.float32)
+        v, _ = valley_strength(L, [skin.px(WRINKLE_SCALE_MM)])
+        wr_v[ys, xs] = (v / RIDGE_GAIN).cpu().numpy()
+        rough[ys, xs] = (L - C.blur(L, skin.px(ROUGH_MM))).cpu().numpy()
+        bands = LZ.anatomy_bands(face.landmarks_restored, skin.px_per_mm, skin.shape)
         nose = face.regions.get("nose")
         mid_x = nose.centroid.x if nose is not None else skin.shape[1] / 2
 
@@ -82,9 +105,12 @@ class EyeAreaCondition(Algorithm):
             inner = um & ((cols > cx) if cx < mid_x else (cols < cx))
             groove = C.exp_score(float(groove_v[inner].mean()) if inner.any() else 0.0,
                                  GROOVE_REF)
-            main = WEIGHTS[0] * dc + WEIGHTS[1] * bags + WEIGHTS[2] * groove
+            cz = skin.finding_zone((CROWS[area],)) & ~bands
+            wrinkles = (C.exp_score(float(wr_v[cz].mean() + rough[cz].std()) - WRINKLE_FLOOR,
+                                    WRINKLE_REF) if cz.sum() > skin.px(1) ** 2 * 10 else 100.0)
+            main = float(np.dot(WEIGHTS, (dc, bags, groove, wrinkles)))
             depth = float(np.median(dark[um]))
-            sides[area] = (main, dc, bags, groove, depth, um.sum())
+            sides[area] = (main, dc, bags, groove, wrinkles, depth, um.sum())
             for poly in C.polygons_from_mask((dark >= DC_LEVEL) & um,
                                              skin.px(1) ** 2 * MIN_AREA_MM2, 0.75):
                 m = C.rasterise(poly, skin.shape) & um
@@ -95,18 +121,19 @@ class EyeAreaCondition(Algorithm):
             raise NoFaceError("no under-eye skin visible")
 
         def metrics(vals):
-            main, dc, bags, groove, depth = vals
+            main, dc, bags, groove, wrinkles, depth = vals
             return (C.main_metric("eye_area_condition", "eye_area_score", main),
                     [C.main_metric("eye_area_condition", "dark_circles_score", dc),
                      C.main_metric("eye_area_condition", "eyes_bags_score", bags),
                      C.main_metric("eye_area_condition", "lacrimal_groove_score", groove),
+                     C.main_metric("eye_area_condition", "eye_wrinkles_score", wrinkles),
                      C.numeric("eye_area_condition", "dark_circles_depth", depth, "L*")])
 
-        w = np.array([v[5] for v in sides.values()], float)
+        w = np.array([v[6] for v in sides.values()], float)
         mean = tuple(float(np.average([v[i] for v in sides.values()], weights=w))
-                     for i in range(5))
+                     for i in range(6))
         main, subs = metrics(mean)
-        areas = C.area_results(AREAS, lambda a: metrics(sides[a][:5]) if a in sides else None)
+        areas = C.area_results(AREAS, lambda a: metrics(sides[a][:6]) if a in sides else None)
         return C.make_result(type(self), face, main, subs, areas,
                              (Mask("polygon_mask", "dark_circles", tuple(feats)),))
 

@@ -1,0 +1,126 @@
+"""Where a wrinkle can be and which way it runs: anatomy bands and line zones.
+
+Two things the lines algorithm needs from the face's anatomy (docs/algorithms.md#lines):
+
+* :func:`anatomy_bands`: a mask of the places where a dark valley is the outline of a feature
+  and not a wrinkle: bands of ANATOMY_BAND_MM around the face oval, the sides of the nose and
+  the alae, the lip margin, the eyelid margins, the brows' edges and the philtrum columns
+  (contour polylines of the mesh);
+* :func:`classify`: the zone of a line (forehead, glabella, crows_feet, under_eye,
+  nasolabial, marionette, perioral, cheek, chin) from where its middle lies, and whether its
+  direction fits the zone's orientation prior (:data:`ORIENTATION`): forehead lines run
+  across, glabellar frown lines up and down, perioral lines at right angles to the lips,
+  nasolabial folds obliquely from the ala to the mouth corner. A line against its zone's
+  prior is hair, a crease of the photo or anatomy, not a wrinkle of that zone.
+
+Example
+-------
+>>> orientation_fits("forehead", 10.0), orientation_fits("forehead", 80.0)
+(True, False)
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import cv2
+import numpy as np
+from shapely.geometry import LineString
+
+from algorithms.face import indices as ix
+
+__all__ = ["LINE_TYPES", "ORIENTATION", "ANATOMY_BAND_MM", "anatomy_bands", "classify",
+           "orientation_fits", "line_angle"]
+
+LINE_TYPES = ("forehead", "glabella", "crows_feet", "under_eye", "nasolabial", "marionette",
+              "perioral", "cheek", "chin")
+# Allowed |angle from horizontal| in degrees (y down, 0 = across the face, 90 = up-down).
+ORIENTATION: Mapping[str, tuple[float, float]] = {
+    "forehead": (0.0, 35.0),      # transverse forehead lines
+    "glabella": (45.0, 90.0),     # vertical frown lines ("11s")
+    "crows_feet": (0.0, 65.0),    # fanning out from the outer eye corner
+    "under_eye": (0.0, 45.0),     # along the lower lid, the tear trough obliquely
+    "nasolabial": (35.0, 88.0),   # ala to mouth corner
+    "marionette": (45.0, 90.0),   # mouth corner down to the jaw
+    "perioral": (45.0, 90.0),     # at right angles to the lip margin
+    "cheek": (0.0, 90.0),         # sleep and cheek lines run any way
+    "chin": (0.0, 40.0),          # the mentolabial crease runs across
+}
+ANATOMY_BAND_MM = 2.5
+
+_REGION_TYPE = {
+    "forehead": "forehead", "glabella": "glabella", "left_crows_feet": "crows_feet",
+    "right_crows_feet": "crows_feet", "left_under_eye": "under_eye",
+    "right_under_eye": "under_eye", "left_nasolabial": "nasolabial",
+    "right_nasolabial": "nasolabial", "perioral": "perioral", "left_cheek": "cheek",
+    "right_cheek": "cheek", "chin": "chin",
+}
+# Subject's right side chains (the left side is mirrored).
+_NOSE_SIDE = (193, 245, 128, 47, 126, 209, 129, 64, 98, 97, 2)  # nasofacial groove to ala
+_ALA = (129, 49, 48, 219, 218, 237, 44, 1)                       # alar rim and crease
+_PHILTRUM = (0, 164, 2)
+_MOUTH_CORNERS = (61, 291)
+
+
+def _chains() -> list[tuple[tuple[int, ...], bool]]:
+    """(mesh index chain, closed) of every contour whose valley is anatomy."""
+    out = [(ix.FACE_OVAL, True), (ix.LIPS_OUTER, True), (ix.RIGHT_EYE, True),
+           (ix.LEFT_EYE, True), (ix.RIGHT_BROW, True), (ix.LEFT_BROW, True),
+           (ix.RIGHT_NOSTRIL, True), (ix.LEFT_NOSTRIL, True), (_PHILTRUM, False)]
+    for chain in (_NOSE_SIDE, _ALA):
+        out += [(chain, False), (ix.mirror_indices(chain), False)]
+    return out
+
+
+def has_mesh(points: np.ndarray) -> bool:
+    """Whether ``points`` are real landmarks (a hand-made face has none)."""
+    return bool(len(points) == ix.NUM_LANDMARKS and np.ptp(points, axis=0).min() > 0)
+
+
+def anatomy_bands(points: np.ndarray, px_per_mm: float, shape) -> np.ndarray:
+    """Bool mask of the bands around the anatomy contours (empty without a mesh)."""
+    band = np.zeros(shape, np.uint8)
+    if not has_mesh(points):
+        return band.astype(bool)
+    thickness = max(int(round(2 * ANATOMY_BAND_MM * px_per_mm)), 1)
+    for chain, closed in _chains():
+        pts = np.round(np.asarray(points)[list(chain)] * 16).astype(np.int32)
+        cv2.polylines(band, [pts], closed, 1, thickness=thickness, lineType=cv2.LINE_8,
+                      shift=4)
+    return band.astype(bool)
+
+
+def line_angle(line: LineString) -> float:
+    """|angle| of a line's principal direction from horizontal, 0-90 degrees."""
+    xy = np.asarray(line.coords, float)
+    if len(xy) < 2:
+        return 0.0
+    d = xy - xy.mean(axis=0)
+    _, _, vt = np.linalg.svd(d, full_matrices=False)
+    dx, dy = vt[0]
+    a = abs(math.degrees(math.atan2(dy, dx))) % 180.0
+    return min(a, 180.0 - a)
+
+
+def orientation_fits(line_type: str, angle: float) -> bool:
+    lo, hi = ORIENTATION[line_type]
+    return lo <= angle <= hi
+
+
+def classify(centre: tuple[float, float], region_masks: Mapping[str, np.ndarray],
+             points: np.ndarray) -> str | None:
+    """The line type of a line whose middle is ``centre`` (x, y), or None outside the
+    zones. Perioral lines below the mouth corners and beside them are marionette lines."""
+    h, w = next(iter(region_masks.values())).shape
+    x, y = int(min(max(centre[0], 0), w - 1)), int(min(max(centre[1], 0), h - 1))
+    for region, line_type in _REGION_TYPE.items():
+        m = region_masks.get(region)
+        if m is not None and m[y, x]:
+            if line_type == "perioral" and has_mesh(points):
+                (rx, ry), (lx, ly) = (points[i] for i in _MOUTH_CORNERS)
+                below = centre[1] > max(ry, ly)
+                beside = centre[0] < rx + 0.15 * (lx - rx) or centre[0] > lx - 0.15 * (lx - rx)
+                if below and beside:
+                    return "marionette"
+            return line_type
+    return None
