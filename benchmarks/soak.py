@@ -12,7 +12,9 @@ Worker recycling (RASTERISATION_MAX_REQUESTS) is switched off for the run: it wo
 leak, which is what this measures.
 
 Usage: .venv/bin/python benchmarks/soak.py [--photos 300] [--clients 2] [--workers 2]
-Goal (issue 12): growth of the workers' RSS from photo 50 to the end < 10 %.
+Goal (issue 12): growth of the workers' RSS from photo 50 to the end < 10 %. Besides the two
+samples, the medians of photos 50-74 and of the last 25 photos are compared (single samples
+swing by a few hundred MB with where each worker is between two heap trims).
 """
 from __future__ import annotations
 
@@ -216,6 +218,15 @@ def main() -> int:
     if warm:
         print(f"workers' RSS at photo {min(WARM_UP, args.photos)}: {warm:.1f} MB; at photo "
               f"{samples[-1][0]}: {end:.1f} MB; growth {100 * (end - warm) / warm:+.1f} %")
+        # single samples swing with where each worker is between two heap trims: compare
+        # medians of windows too (photos 50-75 against the last 25)
+        first = [t for n, t, _ in samples if WARM_UP <= n < WARM_UP + 25]
+        last = [t for n, t, _ in samples if n > samples[-1][0] - 25]
+        if first and last and samples[-1][0] >= WARM_UP + 50:
+            a, b = float(np.median(first)), float(np.median(last))
+            peak = max(t for _, t, _ in samples)
+            print(f"median RSS, photos {WARM_UP}-{WARM_UP + 24}: {a:.1f} MB; last 25 photos: "
+                  f"{b:.1f} MB; growth {100 * (b - a) / a:+.1f} %; peak {peak:.1f} MB")
     for message in errors[:5]:
         print("error:", message)
     return 1 if errors else 0
