@@ -31,7 +31,7 @@ from shapely.geometry import MultiPolygon, Polygon, box as shapely_box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-__all__ = ["pad", "rasterise", "feather", "mask_image", "BOX", "CONTOUR", "SHAPES"]
+__all__ = ["pad", "rasterise", "feather", "mask_image", "local_mask", "BOX", "CONTOUR", "SHAPES"]
 
 BOX = "box"
 CONTOUR = "contour"
@@ -166,6 +166,44 @@ def feather(mask: np.ndarray, blur: float) -> np.ndarray:
     return cv2.subtract(np.full_like(mask, 255), cv2.convertScaleAbs(d, alpha=255.0 / blur))
 
 
+def local_mask(geometries: Iterable[BaseGeometry], size: tuple[int, int], *,
+               padding: float = 0.0, blur: float = 0.0, shape: str = CONTOUR,
+               shapes: Iterable[str] | None = None
+               ) -> tuple[int, int, np.ndarray] | None:
+    """The mask of ``geometries`` in the smallest crop that holds it: ``(x0, y0, crop)``.
+
+    Same parameters and values as :func:`mask_image`; ``crop`` covers photo pixels
+    ``[x0, x0 + crop.shape[1]) x [y0, y0 + crop.shape[0])`` and every photo pixel outside it
+    is 0. None when nothing is drawn.
+    """
+    w, h = int(size[0]), int(size[1])
+    if w < 1 or h < 1:
+        raise ValueError(f"size must be positive; got {size}")
+    if blur < 0:
+        raise ValueError(f"blur must be >= 0 px; got {blur}")
+    geometries = list(geometries)
+    shapes = list(shapes) if shapes is not None else [shape] * len(geometries)
+    if len(shapes) != len(geometries):
+        raise ValueError("shapes must give one shape per geometry")
+    padded = [pad(g, padding, shape=s) for g, s in zip(geometries, shapes)]
+    padded = [g.intersection(shapely_box(-1, -1, w + 1, h + 1)) for g in padded if not g.is_empty]
+    padded = [g for g in padded if not g.is_empty]
+    if not padded:
+        return None
+    bounds = np.array([g.bounds for g in padded])
+    reach = math.ceil(blur) + 1
+    x0 = max(0, int(math.floor(bounds[:, 0].min())) - reach)
+    y0 = max(0, int(math.floor(bounds[:, 1].min())) - reach)
+    x1 = min(w, int(math.ceil(bounds[:, 2].max())) + reach)
+    y1 = min(h, int(math.ceil(bounds[:, 3].max())) + reach)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    crop = rasterise(padded, (x1 - x0, y1 - y0), origin=(x0, y0))
+    if blur > 0:
+        crop = feather(crop, blur)
+    return x0, y0, crop
+
+
 def mask_image(geometries: Iterable[BaseGeometry], size: tuple[int, int], *,
                padding: float = 0.0, blur: float = 0.0, shape: str = CONTOUR,
                shapes: Iterable[str] | None = None) -> np.ndarray:
@@ -191,32 +229,10 @@ def mask_image(geometries: Iterable[BaseGeometry], size: tuple[int, int], *,
     >>> int((m == 255).sum())
     36
     """
-    w, h = int(size[0]), int(size[1])
-    if w < 1 or h < 1:
-        raise ValueError(f"size must be positive; got {size}")
-    if blur < 0:
-        raise ValueError(f"blur must be >= 0 px; got {blur}")
-    geometries = list(geometries)
-    shapes = list(shapes) if shapes is not None else [shape] * len(geometries)
-    if len(shapes) != len(geometries):
-        raise ValueError("shapes must give one shape per geometry")
-    padded = [pad(g, padding, shape=s) for g, s in zip(geometries, shapes)]
-    padded = [g.intersection(shapely_box(-1, -1, w + 1, h + 1)) for g in padded if not g.is_empty]
-    out = np.zeros((h, w), np.uint8)
-    padded = [g for g in padded if not g.is_empty]
-    if not padded:
-        return out
-    # the crop that holds every shape and its feather
-    bounds = np.array([g.bounds for g in padded])
-    reach = math.ceil(blur) + 1
-    x0 = max(0, int(math.floor(bounds[:, 0].min())) - reach)
-    y0 = max(0, int(math.floor(bounds[:, 1].min())) - reach)
-    x1 = min(w, int(math.ceil(bounds[:, 2].max())) + reach)
-    y1 = min(h, int(math.ceil(bounds[:, 3].max())) + reach)
-    if x1 <= x0 or y1 <= y0:
-        return out
-    view = out[y0:y1, x0:x1]
-    rasterise(padded, (x1 - x0, y1 - y0), origin=(x0, y0), out=view)
-    if blur > 0:
-        view[...] = feather(view, blur)
+    local = local_mask(geometries, size, padding=padding, blur=blur, shape=shape,
+                       shapes=shapes)
+    out = np.zeros((int(size[1]), int(size[0])), np.uint8)
+    if local is not None:
+        x0, y0, crop = local
+        out[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
     return out

@@ -1,0 +1,132 @@
+"""Synchronous anonymisation of one photo: detect faces (and people), hide them, store the
+result, answer signed URLs.
+
+The photo comes as an upload (checked like any upload: format by content, pixel limit before
+decoding, EXIF orientation applied; its EXIF, GPS, XMP and ICC never reach the output) or as
+one of the company's images. **An uploaded original is not stored**: only the anonymised
+picture (and the masks, when asked for) are, under ``companies/{cid}/anonymised/{id}/``.
+Detection and drawing are the pure ``algorithms.detect`` code the masking tasks use.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+from flask_smorest import abort
+
+from algorithms.detect.anonymise import AnonymiseOptions, anonymise
+from algorithms.detect.faces import detect_face_shapes
+from algorithms.detect.persons import detect_persons
+from algorithms.face.roi import Pyramid
+from rasterisation.services import images as image_service
+from rasterisation.services.analyses import decode_rgb
+from rasterisation.services.imaging import ImageRejected, prepare_upload
+from rasterisation.services.masking import encode_mask
+from rasterisation.render import encode as encode_picture
+from rasterisation.storage import get_storage
+
+__all__ = ["AnonymiseRequest", "run_anonymise", "parse_areas", "MAX_FACES", "OUTPUT_FORMATS"]
+
+MAX_FACES = 256
+MAX_PEOPLE = 20
+OUTPUT_FORMATS = ("jpeg", "png")
+_CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
+_EXT = {"jpeg": "jpg", "png": "png"}
+
+
+def _fail(status: int, field_name: str, message: str):
+    abort(status, message=f"{field_name}: {message}", errors={"form": {field_name: [message]}})
+
+
+def parse_areas(text: str | None, field_name: str) -> tuple[tuple[float, float, float, float], ...]:
+    """``'[[0, 0, 0.5, 1]]'`` -> rectangles (x0, y0, x1, y1) in fractions of the photo."""
+    if not text:
+        return ()
+    try:
+        value = json.loads(text)
+        rects = tuple(tuple(float(v) for v in r) for r in value)
+    except (ValueError, TypeError):
+        _fail(422, field_name, "expected a JSON list of [x0, y0, x1, y1] rectangles in 0-1")
+    for r in rects:
+        if len(r) != 4 or not all(0.0 <= v <= 1.0 for v in r) or r[0] >= r[2] or r[1] >= r[3]:
+            _fail(422, field_name, f"{list(r)} is not [x0, y0, x1, y1] with 0 <= x0 < x1 <= 1 "
+                  "and 0 <= y0 < y1 <= 1")
+    if len(rects) > 64:
+        _fail(422, field_name, "at most 64 rectangles")
+    return rects
+
+
+@dataclass(frozen=True)
+class AnonymiseRequest:
+    options: AnonymiseOptions
+    faces: bool = True
+    people: bool = False
+    face_threshold: float = 0.5
+    person_threshold: float = 0.5
+    included: tuple = ()
+    excluded: tuple = ()
+    masks: bool = False
+    output_format: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _inside(det, rects, size) -> bool:
+    w, h = size
+    cx = (det.box[0] + det.box[2]) / 2 / w
+    cy = (det.box[1] + det.box[3]) / 2 / h
+    return any(x0 <= cx <= x1 and y0 <= cy <= y1 for x0, y0, x1, y1 in rects)
+
+
+def _load(company_id, *, data: bytes | None, image_id) -> tuple[np.ndarray, str, object]:
+    conf = image_service.settings()
+    if data is not None:
+        try:
+            prepared = prepare_upload(data, max_pixels=conf.max_image_pixels,
+                                      jpeg_quality=conf.jpeg_quality)
+        except ImageRejected as exc:
+            _fail(exc.status, "file", exc.message)
+        return decode_rgb(prepared.data), prepared.format, None
+    image = image_service.get_image_or_404(company_id, image_id)
+    return decode_rgb(get_storage().get(image.storage_key)), image.format, image
+
+
+def run_anonymise(company_id, req: AnonymiseRequest, *, data: bytes | None = None,
+                  image_id=None) -> dict:
+    """Anonymise the upload ``data`` or the company's image ``image_id``; the answer."""
+    pixels, source_format, image = _load(company_id, data=data, image_id=image_id)
+    h, w = pixels.shape[:2]
+    pyr = Pyramid(pixels)
+    found = []
+    if req.faces:
+        found += detect_face_shapes(pyr, detector="both", parts=("face",),
+                                    confidence=req.face_threshold, max_faces=MAX_FACES)
+    if req.people:
+        found += detect_persons(pyr, confidence=req.person_threshold, max_persons=MAX_PEOPLE)
+    if req.included:
+        found = [d for d in found if _inside(d, req.included, (w, h))]
+    if req.excluded:
+        found = [d for d in found if not _inside(d, req.excluded, (w, h))]
+    picture, mask, instances = anonymise(pixels, found, options=req.options)
+
+    fmt = req.output_format or ("jpeg" if source_format == "jpeg" else "png")
+    storage = get_storage()
+    result_id = uuid.uuid4()
+    prefix = f"companies/{company_id}/anonymised/{result_id}/"
+    key = f"{prefix}image.{_EXT[fmt]}"
+    quality = image_service.settings().jpeg_quality
+    storage.put(key, encode_picture(picture, format=fmt, quality=quality), _CONTENT_TYPES[fmt])
+    url, expires_at = image_service.signed_url(key, storage=storage)
+    answer = {"id": str(result_id), "image_id": str(image.id) if image is not None else None,
+              "width": w, "height": h, "method": req.options.method,
+              "shape": req.options.shape, "format": fmt, "url": url,
+              "url_expires_at": expires_at,
+              "detections": [d.to_dict() for d in found],
+              "mask_url": None, "instance_mask_url": None}
+    if req.masks:
+        for name, array in (("mask", mask), ("instance_mask", instances)):
+            k = f"{prefix}{name}.png"
+            storage.put(k, encode_mask(array, "PNG"), "image/png")
+            answer[f"{name}_url"], _ = image_service.signed_url(k, storage=storage)
+    return answer
