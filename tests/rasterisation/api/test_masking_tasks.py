@@ -279,3 +279,22 @@ def test_large_photos_detect_on_a_half_size_decode_with_the_same_result(
     oval = rasterise([Polygon(analyse_face(stored).landmarks[list(ix.FACE_OVAL)])],
                      (2700, 2700)) > 0
     assert (mask & oval).sum() / oval.sum() >= 0.97
+
+
+def test_the_spec_documents_masking_tasks_and_anonymise(make_app):
+    import json as _json
+
+    from rasterisation.cli import openapi_document
+
+    spec = _json.loads(openapi_document(make_app()))
+    task = spec["paths"]["/api/v1/companies/{company_id}/masking_tasks/"]["post"]
+    body = task["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    fields = spec["components"]["schemas"][body]["properties"]
+    assert {"taskUUID", "inputImage", "model", "confidence", "maxDetections", "maskPadding",
+            "maskBlur", "outputType", "outputFormat", "uploadEndpoint"} <= set(fields)
+    answer = task["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    props = spec["components"]["schemas"][answer.split("/")[-1]]["properties"]
+    assert {"taskType", "taskUUID", "inputImageUUID", "detections", "maskImageUUID",
+            "maskImageURL", "maskImageBase64Data", "maskImageDataURI"} <= set(props)
+    assert {"400", "401", "403", "404", "409", "422"} <= set(task["responses"])
+    assert "post" in spec["paths"]["/api/v1/companies/{company_id}/anonymise"]
