@@ -9,6 +9,9 @@ hold the forehead too.
 """
 from __future__ import annotations
 
+import math
+
+import cv2
 import numpy as np
 from shapely.geometry import MultiPoint, Polygon
 from shapely.ops import unary_union
@@ -17,9 +20,14 @@ from algorithms.detect.types import Detected
 from algorithms.face import indices as ix
 from algorithms.face.detection import detect_faces
 from algorithms.face.landmarks import landmarks_from_detection
-from algorithms.face.roi import Pyramid
+from algorithms.face.roi import Pyramid, Roi, crop
 
-__all__ = ["PARTS", "detect_face_shapes", "part_contour"]
+__all__ = ["PARTS", "DETECTORS", "detect_face_shapes", "part_contour", "tiled_faces"]
+
+DETECTORS = ("short", "full", "both", "tiled")
+TILES_ACROSS = 3          # tiles on the photo's long side, full-range detector
+TILE_OVERLAP = 0.25
+CONTAINED = 0.5           # a box this much inside a kept one is the same face
 
 PARTS = ("face", "eyes_only", "eyes", "lips", "nose")
 
@@ -56,6 +64,48 @@ def part_contour(points: np.ndarray, part: str):
     raise ValueError(f"part must be one of {', '.join(PARTS)}; got {part!r}")
 
 
+def _tile_centres(length: float, side: float) -> list[float]:
+    if length <= side:
+        return [length / 2]
+    n = math.ceil((length - side) / (side * (1 - TILE_OVERLAP))) + 1
+    return [side / 2 + k * (length - side) / (n - 1) for k in range(n)]
+
+
+def tiled_faces(pyr: Pyramid, *, confidence: float):
+    """Faces of any size: BlazeFace short and full range on the whole photo, plus the full
+    range model on overlapping tiles (TILES_ACROSS on the long side, 25 % overlap), merged
+    and confirmed by the landmark model.
+
+    On the whole photo the full-range model sees a 4000 px photo at 192 px, so faces under
+    ~5 % of the photo's width (~200 px at 12 MP) go unseen; in a third of the photo the limit
+    is three times smaller. A face cut by a tile's edge is found whole in a neighbour (the
+    overlap) and its partial box dropped (a box mostly inside a kept one is the same face).
+    """
+    from algorithms.face.detection import _SPECS, _detections, _verified
+
+    found = detect_faces(pyr, model="both", min_score=confidence, verify=False,
+                         try_rotations=False)
+    w, h = pyr.size
+    side = max(w, h) / TILES_ACROSS
+    if side >= 256:      # below that, the whole-photo passes already see faces of ~15 px
+        size = _SPECS["full"].size
+        for cy in _tile_centres(h, side):
+            for cx in _tile_centres(w, side):
+                canvas, m = crop(pyr, Roi(cx, cy, side, side), size, size,
+                                 border=cv2.BORDER_CONSTANT)
+                found += _detections(canvas, m, "full", confidence)
+    kept = []
+    for d in sorted(found, key=lambda d: (-d.area, -d.score)):
+        x0, y0, x1, y1 = d.box
+        inside = any(
+            max(0.0, min(x1, k.box[2]) - max(x0, k.box[0]))
+            * max(0.0, min(y1, k.box[3]) - max(y0, k.box[1])) > CONTAINED * d.area
+            for k in kept)
+        if not inside:
+            kept.append(d)
+    return sorted(_verified(pyr, kept), key=lambda d: -d.area)
+
+
 def _label(part: str) -> str:
     return "eyes" if part == "eyes_only" else part
 
@@ -69,8 +119,8 @@ def detect_face_shapes(pyr: Pyramid, *, detector: str, parts: tuple[str, ...],
     ----------
     pyr : Pyramid
         The photo.
-    detector : {"short", "full"}
-        BlazeFace model.
+    detector : {"short", "full", "both", "tiled"}
+        BlazeFace model(s); "tiled" adds the full-range model on tiles (:func:`tiled_faces`).
     parts : tuple of str
         Members of :data:`PARTS`; each face gives one :class:`Detected` per part.
     confidence : float
@@ -83,7 +133,12 @@ def detect_face_shapes(pyr: Pyramid, *, detector: str, parts: tuple[str, ...],
     for part in parts:
         if part not in PARTS:
             raise ValueError(f"part must be one of {', '.join(PARTS)}; got {part!r}")
-    faces = detect_faces(pyr, model=detector, min_score=confidence)[:max_faces]
+    if detector not in DETECTORS:
+        raise ValueError(f"detector must be one of {', '.join(DETECTORS)}; got {detector!r}")
+    if detector == "tiled":
+        faces = tiled_faces(pyr, confidence=confidence)[:max_faces]
+    else:
+        faces = detect_faces(pyr, model=detector, min_score=confidence)[:max_faces]
     out: list[Detected] = []
     for det in faces:
         points = landmarks_from_detection(pyr, det).points

@@ -97,3 +97,30 @@ def test_model_names():
         detect(np.zeros((8, 8, 3), np.uint8), model="mediapipe_face_short", confidence=1.5)
     with pytest.raises(ValueError, match="max_detections"):
         detect(np.zeros((8, 8, 3), np.uint8), model="mediapipe_face_short", max_detections=0)
+
+
+def test_tiled_detection_finds_small_faces_on_a_large_photo(portraits):
+    """Six portraits pasted at 300-1200 px on a 4000 x 3000 canvas: faces of ~150-550 px,
+    the smallest under 4 % of the photo's width, which the whole-photo passes miss."""
+    import cv2
+
+    from algorithms.detect.faces import detect_face_shapes, tiled_faces
+    from algorithms.face.detection import detect_faces
+    from algorithms.face.roi import Pyramid
+
+    canvas = np.full((3000, 4000, 3), 200, np.uint8)
+    layout = [(100, 150, 1200), (1600, 200, 900), (2650, 250, 700), (1700, 1400, 600),
+              (2500, 1300, 400), (3150, 1900, 300)]
+    for (x, y, side), name in zip(layout, PORTRAITS):
+        canvas[y:y + side, x:x + side] = cv2.resize(portraits[name], (side, side),
+                                                    interpolation=cv2.INTER_AREA)
+    pyr = Pyramid(canvas)
+    whole = detect_faces(pyr, model="both", min_score=0.5)
+    tiled = tiled_faces(pyr, confidence=0.5)
+    assert len(whole) < 6 and len(tiled) == 6
+    for (x, y, side), face in zip(layout, sorted(tiled, key=lambda d: -d.area)):
+        cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+        assert x < cx < x + side and y < cy < y + side
+    shapes = detect_face_shapes(pyr, detector="tiled", parts=("face",), confidence=0.5,
+                                max_faces=10)
+    assert len(shapes) == 6
