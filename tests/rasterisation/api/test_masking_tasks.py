@@ -298,3 +298,15 @@ def test_the_spec_documents_masking_tasks_and_anonymise(make_app):
             "maskImageURL", "maskImageBase64Data", "maskImageDataURI"} <= set(props)
     assert {"400", "401", "403", "404", "409", "422"} <= set(task["responses"])
     assert "post" in spec["paths"]["/api/v1/companies/{company_id}/anonymise"]
+
+
+def test_inline_images_over_the_json_limit_are_accepted(client, company, auth_headers):
+    """A base64 photo larger than RASTERISATION_MAX_JSON_BYTES (1 MiB): masking_tasks keeps
+    the upload limit for its inline images (rasterisation.limits)."""
+    noise = np.random.default_rng(0).integers(0, 256, (700, 800, 3), dtype=np.uint8)
+    data = base64.b64encode(encode(noise, "PNG")).decode()
+    assert len(data) > 1024 * 1024
+    response = client.post(_url(company), json=_task(data, model="mediapipe_face_full"),
+                           headers=auth_headers)
+    assert response.status_code == 200, response.data[:300]
+    assert response.get_json()["detections"] == []
