@@ -76,6 +76,11 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the token that minted this one through the API (None: made with the CLI); revoking a
+    # token revokes every token it minted, and a minted token never outlives its parent
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("api_tokens.id", ondelete="SET NULL"), nullable=True,
+        index=True)
 
     company = relationship("Company", back_populates="tokens")
 
@@ -108,6 +113,10 @@ class Image(db.Model):
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     storage_key: Mapped[str] = mapped_column(sa.String(512), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    # set (and committed) first by a delete; every lookup ignores such rows, and the
+    # sweeper finishes a delete that a crash or a storage outage interrupted
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True,
+                                                        index=True)
 
     @property
     def prefix(self) -> str:
