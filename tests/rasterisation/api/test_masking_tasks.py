@@ -37,7 +37,14 @@ def image_id(client, company, auth_headers, upload):
 
 
 def _get_signed(client, url):
+    """GET a signed URL with no token: through the app (local storage) or S3 (presigned)."""
     parts = urlsplit(url)
+    if parts.netloc not in ("localhost", ""):
+        import requests
+
+        response = requests.get(url, timeout=10)
+        assert response.status_code == 200, response.content[:300]
+        return response.content
     response = client.get(f"{parts.path}?{parts.query}")
     assert response.status_code == 200, response.data[:300]
     return response.data
