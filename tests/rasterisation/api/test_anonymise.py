@@ -145,3 +145,16 @@ def test_photo_errors(client, company, auth_headers, upload):
     assert_error(_post(client, company, auth_headers, PORTRAIT, image_id=image_id), 422, "file")
     assert_error(_post(client, company, auth_headers, b"GIF89a" + b"\0" * 100), 415, "file")
     assert_error(_post(client, company, auth_headers, PORTRAIT[:3000]), 422, "file")
+
+
+def test_people_are_hidden_by_their_silhouette(client, company, auth_headers):
+    scene = (PHOTO_DIR.parent / "scenes" / "basketball1.png").read_bytes()
+    response = _post(client, company, auth_headers, scene, faces=False, people=True,
+                     method="fill", fill_color="#00ff00", edge_softness=0, masks=True)
+    assert response.status_code == 200, response.data[:500]
+    body = response.get_json()
+    assert [d["label"] for d in body["detections"]] == ["person"]
+    out = np.asarray(_fetch(client, body["url"]).convert("RGB"))
+    mask = np.asarray(_fetch(client, body["mask_url"]))
+    assert np.all(out[mask == 255] == (0, 255, 0))
+    assert mask[200, 90] == 255 and mask[200, 560] == 0       # the whole person, not the other
