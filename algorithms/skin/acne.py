@@ -26,11 +26,13 @@ A_LOW = 3.0
 HIGH_SIGMAS = 3.5     # ... or this many noise sigmas (robust) if that is more: the blue and
 LOW_SIGMAS = 1.75     # green channels of dark skin are noisy, and noise is not acne
 SOLIDITY_MIN = 0.7    # area / convex hull area: papules are round, noise is ragged
+MEAN_SIGMAS = 3.0     # a spot's mean excess must reach this many noise sigmas: the heavy
+                      # tails of dark skin's noisy haemoglobin map seed ragged false spots
 AREA_MIN_MM2 = 0.8
-AREA_MAX_MM2 = 60.0
+AREA_MAX_MM2 = 78.5   # radius 0.5-5 mm: papules and pustules (< 5 mm across) to nodules
 THICK_MIN_MM = 0.8
 WEIGHT_FULL = 9.0     # mean excess at which a spot counts fully
-DENSITY_REF = 0.5     # redness-weighted spots per cm2 at which the score is 36.8
+DENSITY_REF = 0.09    # redness-weighted spots per cm2 at which the score is 36.8 (fit: docs)
 
 
 @register
@@ -59,12 +61,13 @@ class Acne(Algorithm):
         spots = detect(skin, zone)
         area = np.array([s["area_mm2"] for s in spots])
         red = np.array([s["intensity"] for s in spots])
+        cut = np.array([s["cut"] for s in spots])
         centres = np.array([s["centre"] for s in spots]).reshape(-1, 2)
 
         def metrics(sel, zone_px):
             cm2 = max(skin.px2_to_cm2(zone_px), 1e-6)
             n = int(sel.sum())
-            load = float(spot_weight(red[sel]).sum()) / cm2
+            load = float((spot_weight(red[sel], cut[sel]) * size_weight(area[sel])).sum()) / cm2
             subs = [C.numeric("acne", "number_of_regions", n),
                     C.density("acne", "density_score", n / cm2),
                     C.numeric("acne", "average_intensity_score",
@@ -76,15 +79,24 @@ class Acne(Algorithm):
         return C.spots_result(type(self), face, skin, spots, centres, zone, metrics, AREAS)
 
 
-def spot_weight(redness: np.ndarray) -> np.ndarray:
-    """How much a spot counts in the score, from its mean redness excess: 0 at A_LOW (a spot
-    barely found, which a recompression may lose), 1 at WEIGHT_FULL, at most 2."""
-    return np.clip((redness - A_LOW) / (WEIGHT_FULL - A_LOW), 0.0, 2.0)
+def spot_weight(redness: np.ndarray, cut: np.ndarray | float = A_LOW) -> np.ndarray:
+    """How much a spot counts in the score, from its mean redness excess: 0 at the cut that
+    admitted it (A_LOW, or MEAN_SIGMAS noise sigmas: a spot barely found, which a
+    recompression may lose), 1 at WEIGHT_FULL - A_LOW above it, at most 2."""
+    return np.clip((redness - cut) / (WEIGHT_FULL - A_LOW), 0.0, 2.0)
+
+
+def size_weight(area_mm2: np.ndarray) -> np.ndarray:
+    """0 at AREA_MIN_MM2 rising to 1 at twice it: a spot at the size limit, which resizing
+    may drop, counts little."""
+    return np.clip((area_mm2 - AREA_MIN_MM2) / AREA_MIN_MM2, 0.0, 1.0)
 
 
 def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
     red = C.local_difference(skin, skin.haemoglobin, zone, SMOOTH_MM, BACKGROUND_MM)
     sigma = C.robust_sigma(red[zone])
-    return C.spot_components(red, zone, skin, max(A_HIGH, HIGH_SIGMAS * sigma),
-                             max(A_LOW, LOW_SIGMAS * sigma), AREA_MIN_MM2, AREA_MAX_MM2,
-                             THICK_MIN_MM, min_solidity=SOLIDITY_MIN)
+    spots = C.spot_components(red, zone, skin, max(A_HIGH, HIGH_SIGMAS * sigma),
+                              max(A_LOW, LOW_SIGMAS * sigma), AREA_MIN_MM2, AREA_MAX_MM2,
+                              THICK_MIN_MM, min_solidity=SOLIDITY_MIN)
+    cut = MEAN_SIGMAS * sigma
+    return [dict(s, cut=max(cut, A_LOW)) for s in spots if s["intensity"] >= cut]

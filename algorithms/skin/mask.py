@@ -16,7 +16,8 @@ Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
 * **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
 
 Specular highlights (L* well above the skin's, HIGHLIGHT_Z robust deviations) stay in the
-mask for texture but are left out of colour findings (:attr:`SkinMask.colour`). Findings whose
+mask for texture but are left out of colour findings (:attr:`SkinMask.colour`), with a
+COLOUR_GUARD_MM band around them and around clipped pixels, whose neighbours are half-clipped. Findings whose
 centre lies within BORDER_BAND_MM of the mask's edge are dropped (:attr:`SkinMask.core`):
 there, filters see the edge itself.
 
@@ -58,6 +59,7 @@ HAIR_ISOLATED_MM2 = 30.0  # an isolated dark patch larger than this is hair, not
 HAIR_TOUCH_MM = 3.0      # a patch this close to the outline or a brow is hair
 HIGHLIGHT_Z = 3.5
 BORDER_BAND_MM = 1.5
+COLOUR_GUARD_MM = 1.0    # colour findings keep this far from highlights and clipped pixels
 CLEAN_MM = 0.4           # opening radius: single hairs and noise specks
 
 
@@ -158,7 +160,9 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     for m in (mask, core, anatomy, hair, highlights):
         m.setflags(write=False)
     person.setflags(write=False)
-    colour = mask & ~highlights
+    # next to a highlight or a clipped pixel, colour is half-clipped too: guard band
+    guard = cv2.dilate((highlights | ~measurable).astype(np.uint8), _disc(COLOUR_GUARD_MM * mm))
+    colour = mask & ~guard.astype(bool)
     colour.setflags(write=False)
     return SkinMask(mask=mask, core=core, colour=colour, anatomy=anatomy, person=person,
                     hair=hair, highlights=highlights, skin_colour=(hb0, mel0, l0))

@@ -2,8 +2,7 @@
 
 Method (docs/algorithms.md#uniformness): band-pass each CIELAB channel (masked Gaussian at
 FINE_MM minus one at COARSE_MM, both over the skin zone: lighting gradients and the face's
-shape are slower than COARSE_MM and drop out), rescale by (L_REF + 16) / (median L* + 16)
-(exposure scales CIELAB differences by about that much), take the colour difference
+shape are slower than COARSE_MM and drop out), take the colour difference
 magnitude U = sqrt(dL^2 + da^2 + db^2) (a local Delta E), and smooth it at SMOOTH_MM. The
 heatmap shows U >= LEVELS[k]; the score maps the mean U over the skin:
 100 * exp(-(mean U - U_FLOOR) / U_REF).
@@ -25,9 +24,8 @@ COARSE_MM = 5.0
 SMOOTH_MM = 2.0
 LEVELS = (2.5, 3.5, 5.0, 7.0)   # Delta E units; level 0 outermost
 MIN_AREA_MM2 = 6.0
-L_REF = 60.0    # L*: differences are rescaled to a skin of this median lightness
 U_FLOOR = 1.5   # Delta E of camera noise and fine texture that even skin still shows
-U_REF = 3.0     # mean Delta E above the floor at which the score is 36.8
+U_REF = 3.6     # mean Delta E above the floor at which the score is 36.8 (the slope: see docs)
 
 
 @register
@@ -105,10 +103,11 @@ def unevenness(skin: C.SkinImage, zone: np.ndarray):
         return float(np.sqrt(max(skin.px(mm) ** 2 - C.HALVE_SIGMA ** 2, 0.25)) / 2)
 
     band = C.masked_blur(lab_h, zh, sig(FINE_MM)) - C.masked_blur(lab_h, zh, sig(COARSE_MM))
-    # exposure: scaling the light scales CIELAB differences by ~(L* + 16); refer them to a
-    # skin of median L* = L_REF so +-10 % brightness does not read as (un)evenness
-    l_med = float(lab[0][zt].median()) if bool(zt.any()) else L_REF
-    band = band * ((L_REF + 16.0) / max(l_med + 16.0, 1.0))
+    # No exposure rescaling: rescaling differences by (L_REF + 16) / (median L* + 16) made a
+    # photo's exposure cancel, but it cannot tell exposure from skin tone and inflated the
+    # unevenness of dark skin by up to 1.7x (black faces scored 38 against 78). Raw CIELAB
+    # differences are alike across skin tones on the development portraits, and +-10 %
+    # brightness moves them by ~7 % (< 5 points): docs/algorithms.md#uniformness.
     mag = torch.sqrt((band ** 2).sum(0))
     uh = C.masked_blur(mag, zh, sig(SMOOTH_MM))
     shape = lab.shape[-2:]
