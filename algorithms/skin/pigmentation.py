@@ -1,27 +1,27 @@
-"""Pigmentation: brown spots, excess melanin against the surrounding skin, as polygons.
+"""Pigmentation: brown spots (freckles, lentigines, macules), excess melanin against the
+surrounding skin, as polygons, 0.5-15 mm in equivalent diameter.
 
 Method (docs/algorithms.md#pigmentation):
 * darkness D = smooth(Y_od) - background(Y_od), Y_od = -100 log10(Y) the optical density of
-  linear luminance (a spot of given melanin reads the same on light and dark skin);
-* melanin excess dM = smooth(M) - background(M), M the melanin index of
-  :func:`algorithms.skin.common.chromophore_indices` (shading and haemoglobin cancel);
-* smooth / background are masked Gaussians (SMOOTH_MM or MEL_SMOOTH_MM; BACKGROUND_MM) over
-  the skin zone only, the background robust: re-estimated ROBUST_ROUNDS times without the
-  pixels more than EXCLUDE_ABOVE above the previous estimate, so hair and neighbouring
-  spots do not lift it;
-* a pixel is pigment when its melanin excess explains its darkness (dM >= MEL_RATIO * D; a
-  shadow darkens with dM ~ 0);
-* spots are the components of pigment D > DEPTH_LOW holding a pixel > DEPTH_HIGH,
-  AREA_MIN_MM2..AREA_MAX_MM2 in area, at least THICK_MIN_MM thick, at most ASPECT_MAX times
-  longer than wide (pores, lines, hair strands, folds are not spots), SOLIDITY_MIN solid,
-  whose mean melanin excess clears MEL_MIN and MEL_SIGMAS robust noise sigmas (dark skin
-  gives a noisy blue channel). Depth is reported in L* below the surroundings.
-Score from the pigmented share of the skin weighted by depth (L*) and by how clearly each
-spot was found (:func:`spot_weight`): 100 * exp(-sum(w * area * min(depth, DEPTH_CAP) / 5)
-/ zone_area / LOAD_REF).
+  linear luminance, and melanin excess dM = smooth(M) - background(M) (M: the melanin index of
+  :func:`algorithms.skin.common.chromophore_indices`, blind to shading and haemoglobin);
+* multi-scale: two backgrounds (BACKGROUNDS_MM, masked Gaussians over the zone, each robust:
+  re-estimated without the pixels EXCLUDE_SIGMAS noise sigmas above it), each difference
+  divided by its own robust noise sigma over the face (at least SIGMA_FLOOR); z = the larger;
+* seeds: darkness z > Z_HIGH, or melanin z > MEL_Z_HIGH with darkness z > Z_LOW; extent:
+  darkness z > Z_LOW where the pixel's colour moved towards melanin (dM >= PIXEL_RATIO * D);
+* a spot: DIAMETER_MM in equivalent diameter, THICK_MIN_MM thick, ASPECT_MAX, SOLIDITY_MIN,
+  mean dM >= MEL_MIN and MEL_RATIO[0] <= dM / D <= MEL_RATIO[1] (melanin alone ~1, shadow ~0);
+* zone: the skin mask's colour finding zone, plus compact dark patches that the mask took
+  for hair although they are spot-sized and not lying along the outline or a brow
+  (:func:`pigment_zone`).
+Score: load = sum(w * area * min(depth L*, DEPTH_CAP) / 5) / zone area, w the ramp of each
+spot's z from Z_HIGH to Z_HIGH + WEIGHT_FULL; score = 100 exp(-(load - LOAD_FLOOR) / LOAD_REF),
+LOAD_FLOOR and LOAD_REF fitted on the 36 development portraits.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -31,26 +31,32 @@ from algorithms.skin import common as C
 ZONE = C.SKIN_REGIONS
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin", "left_eye_area",
          "right_eye_area")
-SMOOTH_MM = 0.35
-BACKGROUND_MM = 6.0
-MEL_SMOOTH_MM = 0.8   # the melanin index is noisier (blue channel): smoothed more
-DEPTH_HIGH = 8.0      # luminance density (index units) above the surroundings (seed)
-DEPTH_LOW = 5.0       # (extent)
-EXCLUDE_ABOVE = 5.0   # pixels this far above the first background estimate are left out of
-                      # the next estimate (robust background: hair and other spots do not
-ROBUST_ROUNDS = 3     # lift it), re-estimated this many times
-MEL_RATIO = 0.6       # melanin excess per unit of darkness for a pixel to be pigment
-                      # (melanin alone gives ~1.0, a shadow ~0)
-ASPECT_MAX = 3.5
-SOLIDITY_MIN = 0.7    # area / convex hull area: spots are compact, shading is ragged
-MEL_MIN = 3.0         # a spot's mean melanin excess must reach this (index units) ...
-MEL_SIGMAS = 1.5      # ... and this many robust noise sigmas of the melanin excess map
-AREA_MIN_MM2 = 3.0
-AREA_MAX_MM2 = 100.0
-THICK_MIN_MM = 1.2
-DEPTH_CAP = 15.0      # L*: deeper spots (moles, hair) weigh no more than this
-WEIGHT_FULL = 12.0    # mean darkness (index units) at which a spot counts fully
-LOAD_REF = 0.10       # depth-weighted pigmented share of the skin at which the score is 36.8
+SMOOTH_MM = 0.3            # smoothing of the darkness map (~1.2 px at 4 px/mm)
+MEL_SMOOTH_MM = 0.8        # the melanin index is colour, which JPEG keeps at half resolution
+BACKGROUNDS_MM = (2.5, 8.0)  # two background widths: small spots / spots up to 15 mm
+EXCLUDE_SIGMAS = 2.0       # robust background: pixels this many noise sigmas above the
+ROBUST_ROUNDS = 3          # previous estimate are left out of the next, this many times
+Z_HIGH = 4.0               # seed: darkness, in robust noise sigmas of its own map
+Z_LOW = 2.5                # extent
+MEL_Z_HIGH = 6.0           # or seed: melanin excess in its noise sigmas, with darkness > Z_LOW
+SIGMA_FLOOR = 1.5          # index units: the least noise sigma assumed (z = excess / sigma)
+MEL_MIN = 2.0              # a spot's mean melanin excess (index units), whatever the noise
+MEL_RATIO = (0.5, 2.5)     # a spot's melanin excess per unit of darkening (both at
+                           # MEL_SMOOTH_MM): melanin alone gives ~1, a shadow ~0; a colour
+                           # shift that hardly darkens is no spot either
+PIXEL_RATIO = 0.3          # per pixel (noisier): melanin excess >= this x darkening
+DIAMETER_MM = (0.5, 15.0)  # equivalent diameter of a pigmented macule (docs: sources)
+THICK_MIN_MM = 0.4
+ASPECT_MAX = 2.5
+SOLIDITY_MIN = 0.6         # area / convex hull area, for spots >= SOLID_FROM_MM2
+SOLID_FROM_MM2 = 2.0
+NEAR_SHARE_MAX = 0.6        # a dark patch with more of its area this near the outline or a
+                           # brow is hair (the skin mask's call stands)
+PATCH_ASPECT_MAX = 2.5     # ... and so is one more elongated than this (strands, brow tails)
+DEPTH_CAP = 15.0           # L*: deeper spots (moles) weigh no more than this
+WEIGHT_FULL = 3.0          # z above Z_HIGH at which a spot counts fully
+LOAD_FLOOR = 0.0001      # population 25th percentile of the load: below, a clear face (100)
+LOAD_REF = 0.03          # fitted: sd of the 36 scores ~8 points (docs)
 
 
 @register
@@ -59,9 +65,9 @@ class Pigmentation(Algorithm):
     version = "1.0.0"
     mask_types = ("polygon_mask",)
     areas = AREAS
-    description = (f"Spots darker than the skin around them ({BACKGROUND_MM:g} mm masked "
-                   "background) whose darkening is melanin, not shadow; "
-                   f">= {AREA_MIN_MM2:g} mm2; polygons with depth in L*.")
+    description = ("Brown spots: melanin excess over the skin around them (backgrounds "
+                   f"{BACKGROUNDS_MM[0]:g} and {BACKGROUNDS_MM[1]:g} mm) that also darkens it; "
+                   f"{DIAMETER_MM[0]:g}-{DIAMETER_MM[1]:g} mm across; polygons with depth in L*.")
     metrics = (
         MetricSpec("pigmentation", "pigmentation_score", "bad_good_line", None,
                    f"100*exp(-weighted, depth-weighted pigmented share / {LOAD_REF:g})"),
@@ -77,11 +83,11 @@ class Pigmentation(Algorithm):
     def analyse(self, image, face):
         face = C.require_face(face)
         skin = C.prepare(face)
-        zone = skin.finding_zone(ZONE, colour=True)
+        zone = pigment_zone(skin)
         spots = detect(skin, zone)
         area = np.array([s["area_mm2"] for s in spots])
         depth = np.array([s["intensity"] for s in spots])
-        weight = spot_weight(np.array([s["density"] for s in spots]))
+        weight = spot_weight(np.array([s["z"] for s in spots]))
         centres = np.array([s["centre"] for s in spots]).reshape(-1, 2)
 
         def metrics(sel, zone_px):
@@ -100,15 +106,16 @@ class Pigmentation(Algorithm):
                     C.numeric("pigmentation", "pigmented_share",
                               100 * float(area[sel].sum()) / zone_mm2, "%")]
             return C.main_metric("pigmentation", "pigmentation_score",
-                                 C.exp_score(load, LOAD_REF)), subs
+                                 C.exp_score(max(load - LOAD_FLOOR, 0.0), LOAD_REF)), subs
 
         return C.spots_result(type(self), face, skin, spots, centres, zone, metrics, AREAS)
 
 
-def spot_weight(density: np.ndarray) -> np.ndarray:
-    """How much a spot counts in the score, from its mean darkness (luminance density): 0 at
-    DEPTH_LOW (a spot barely found, which a recompression may lose), 1 from WEIGHT_FULL."""
-    return np.clip((density - DEPTH_LOW) / (WEIGHT_FULL - DEPTH_LOW), 0.0, 1.0)
+def spot_weight(z: np.ndarray) -> np.ndarray:
+    """How much a spot counts in the score, from how clearly it was found (its peak melanin
+    excess in noise sigmas): 0 at Z_HIGH (a spot barely found, which a recompression may
+    lose), 1 from Z_HIGH + WEIGHT_FULL."""
+    return np.clip((z - Z_HIGH) / WEIGHT_FULL, 0.0, 1.0)
 
 
 def luminance_density(skin: C.SkinImage) -> torch.Tensor:
@@ -118,27 +125,132 @@ def luminance_density(skin: C.SkinImage) -> torch.Tensor:
     return -C.OD_TO_INDEX * torch.log(y.clamp_min(1e-4))
 
 
+def robust_difference(skin: C.SkinImage, channel: torch.Tensor, zone: np.ndarray,
+                      smooth_mm: float, background_mm: float) -> tuple[np.ndarray, float]:
+    """``smooth(channel) - background(channel)`` inside ``zone`` and its robust noise sigma.
+
+    Both are masked Gaussians over the zone; the background is re-estimated ROBUST_ROUNDS
+    times without the pixels more than EXCLUDE_SIGMAS noise sigmas above the previous
+    estimate, so a spot (up to about twice the background's sigma across) does not lift its
+    own reference. Computed on the zone's bounding box."""
+    out = np.zeros(skin.shape, np.float32)
+    if not zone.any():
+        return out, 0.0
+    ys, xs = C.bbox_slices(zone, int(3 * skin.px(background_mm)) + 2)
+    ch = channel[ys, xs]
+    zn = zone[ys, xs]
+    zt = torch.from_numpy(zn.copy()).to(ch.device)
+    fine = C.masked_blur(ch, zt, skin.px(smooth_mm))
+    coarse = C.masked_blur(ch, zt, skin.px(background_mm))
+    sigma = 0.0
+    for _ in range(ROBUST_ROUNDS):
+        d = fine - coarse
+        sigma = max(C.robust_sigma(d.cpu().numpy()[zn]), 1e-3)
+        coarse = C.masked_blur(ch, zt & (d <= EXCLUDE_SIGMAS * sigma), skin.px(background_mm))
+    d = (fine - coarse).cpu().numpy()
+    sigma = max(C.robust_sigma(d[zn]), 1e-3)
+    out[ys, xs] = d
+    return out, sigma
+
+
+def pigment_zone(skin: C.SkinImage, names=ZONE) -> np.ndarray:
+    """The colour finding zone, plus the isolated dark patches that the skin mask took for
+    hair only because they are larger than its HAIR_ISOLATED_MM2 (30 mm2): a lentigo or a
+    cafe-au-lait macule is up to 15 mm across. A patch is given back when it touches neither
+    the face outline nor a brow (the mask's own test), is no larger than a spot may be and is
+    compact (solidity >= SOLIDITY_MIN); together with the skin border band it had cut."""
+    zone = skin.finding_zone(names, colour=True)
+    sm = skin.skin_mask
+    if not sm.hair.any():
+        return zone
+    from algorithms.face import indices as ix
+    from algorithms.skin import mask as M
+
+    mm = skin.px_per_mm
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(sm.hair.astype(np.uint8), 8)
+    amax = np.pi / 4 * DIAMETER_MM[1] ** 2
+    area = stats[:, cv2.CC_STAT_AREA] / mm ** 2
+    cand = np.flatnonzero(area <= amax)
+    cand = cand[cand > 0]
+    if cand.size == 0:
+        return zone
+    touch = M._disc(M.HAIR_TOUCH_MM * mm)
+    edge = sm.anatomy & ~cv2.erode(sm.anatomy.astype(np.uint8), touch).astype(bool)
+    brows = np.zeros(zone.shape, np.uint8)
+    pts = skin.face.landmarks_restored
+    for loop in (ix.RIGHT_BROW, ix.LEFT_BROW):
+        cv2.fillPoly(brows, [np.round(pts[list(loop)]).astype(np.int32)], 1)
+    near = edge | cv2.dilate(brows, touch).astype(bool)
+    back = np.zeros(zone.shape, bool)
+    for i in cand:
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        crop = labels[y:y + h, x:x + w] == i
+        if (crop & near[y:y + h, x:x + w]).sum() > NEAR_SHARE_MAX * crop.sum():
+            continue  # hair reaching in from the outline or a brow
+        cs, _ = cv2.findContours(crop.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                 cv2.CHAIN_APPROX_SIMPLE)
+        pts_ = np.concatenate(cs)
+        hull = cv2.contourArea(cv2.convexHull(pts_))
+        (_, (rw, rh), _) = cv2.minAreaRect(pts_.astype(np.float32))
+        if (hull > 0 and crop.sum() >= SOLIDITY_MIN * hull
+                and max(rw, rh) <= PATCH_ASPECT_MAX * max(min(rw, rh), 1.0)):
+            back[y:y + h, x:x + w] |= crop
+    if not back.any():
+        return zone
+    grown = cv2.dilate(back.astype(np.uint8), M._disc((M.BORDER_BAND_MM + M.CLEAN_MM) * mm))
+    inside = np.zeros(zone.shape, bool)
+    for nm in names:
+        g = skin.face.regions.get(nm)
+        if g is not None:
+            inside |= C.rasterise(g, zone.shape)
+    return zone | (grown.astype(bool) & inside & sm.anatomy & sm.person & skin.measurable
+                   & ~sm.highlights)
+
+
 def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
-    """Dark spots whose darkening is melanin, not shadow (see the module docstring)."""
-    dark = C.local_difference(skin, luminance_density(skin), zone, SMOOTH_MM, BACKGROUND_MM,
-                              exclude_above=EXCLUDE_ABOVE, rounds=ROBUST_ROUNDS)
-    mel = C.local_difference(skin, skin.melanin, zone, MEL_SMOOTH_MM, BACKGROUND_MM,
-                             exclude_above=EXCLUDE_ABOVE, rounds=ROBUST_ROUNDS)
-    pigment = np.where(mel >= MEL_RATIO * dark, dark, 0.0)
-    spots = C.spot_components(pigment, zone, skin, DEPTH_HIGH, DEPTH_LOW, AREA_MIN_MM2,
-                              AREA_MAX_MM2, THICK_MIN_MM, ASPECT_MAX, SOLIDITY_MIN)
+    """Brown spots: places darker than the skin around them whose darkening is melanin (see
+    the module docstring)."""
+    od = luminance_density(skin)
+    dark_z = np.zeros(skin.shape, np.float32)
+    for b in BACKGROUNDS_MM:
+        d, s = robust_difference(skin, od, zone, SMOOTH_MM, b)
+        np.maximum(dark_z, d / max(s, SIGMA_FLOOR), out=dark_z)
+    mels = [robust_difference(skin, skin.melanin, zone, MEL_SMOOTH_MM, b)
+            for b in BACKGROUNDS_MM]
+    mel = np.maximum.reduce([d for d, _ in mels])
+    mel_z = np.maximum.reduce([d / max(s, SIGMA_FLOOR) for d, s in mels])
+    dark = np.maximum.reduce([robust_difference(skin, od, zone, MEL_SMOOTH_MM, b)[0]
+                              for b in BACKGROUNDS_MM])
+    # a pixel belongs to a spot only where its colour moved towards melanin: shading next
+    # to a spot (nose sides, folds) does not join it
+    pigment = mel >= PIXEL_RATIO * dark
+    # seeds: clearly darker, or clearly browner and darker
+    seed = (dark_z > Z_HIGH) | ((mel_z > MEL_Z_HIGH) & (dark_z > Z_LOW))
+    contrast = np.where(seed, np.maximum(dark_z, Z_HIGH + 1e-3), np.minimum(dark_z, Z_HIGH))
+    contrast = np.where(pigment, contrast, 0.0)
+    amin = np.pi / 4 * DIAMETER_MM[0] ** 2
+    amax = np.pi / 4 * DIAMETER_MM[1] ** 2
+    spots = C.spot_components(contrast, zone, skin, Z_HIGH, Z_LOW, amin, amax, THICK_MIN_MM,
+                              ASPECT_MAX)
     if not spots:
         return spots
-    mel_min = max(MEL_MIN, MEL_SIGMAS * C.robust_sigma(mel[zone]))
-    dark_l = C.local_difference(skin, -skin.lab[0], zone, SMOOTH_MM, BACKGROUND_MM,
-                                 exclude_above=EXCLUDE_ABOVE, rounds=ROBUST_ROUNDS)
+    dark_l = np.maximum.reduce([robust_difference(skin, -skin.lab[0], zone, SMOOTH_MM, b)[0]
+                                for b in BACKGROUNDS_MM])
     out = []
     for s in spots:
-        m = C.rasterise(s["polygon"], skin.shape)
-        if not m.any() or float(mel[m].mean()) < mel_min:
+        poly = s["polygon"]
+        if s["area_mm2"] >= SOLID_FROM_MM2 and poly.area < SOLIDITY_MIN * poly.convex_hull.area:
             continue
-        s["density"] = s["intensity"]
-        s["melanin"] = float(mel[m].mean())
+        m = C.rasterise(poly, skin.shape)
+        if not m.any():
+            continue
+        mm_ = float(mel[m].mean())
+        ratio = mm_ / max(float(dark[m].mean()), 1e-6)
+        if mm_ < MEL_MIN or not MEL_RATIO[0] <= ratio <= MEL_RATIO[1]:
+            continue
+        s["z"] = float(max(dark_z[m].max(), mel_z[m].max() * Z_HIGH / MEL_Z_HIGH))
+        s["melanin"] = mm_
+        s["ratio"] = ratio
         s["intensity"] = float(dark_l[m].mean())  # reported in L*
         out.append(s)
     return out
