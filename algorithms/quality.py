@@ -3,7 +3,8 @@
 The measures (face, size, pose, blur, exposure, evenness of light) and their thresholds are
 in :mod:`algorithms.face.quality` and docs/algorithms.md#quality. ``feedback.problems`` lists
 codes from no_face, multiple_faces, face_too_small, bad_pose, blurry, under_exposed,
-over_exposed, uneven_light. Works without a face (``no_face``, score 0).
+over_exposed, uneven_light. Works without a face (``no_face``, score 0). The one other code,
+``low_resolution``, is given by an algorithm in its own feedback (see PROBLEM_CODES).
 """
 from __future__ import annotations
 

@@ -73,8 +73,17 @@ def drifts(image, algorithms=SKIN, transforms=TRANSFORMS):
     out = {}
     for name, fn in transforms.items():
         s = scores(fn(image), algorithms)
-        out[name] = {a: abs(float(s[a]) - float(base[a])) for a in algorithms}
+        out[name] = {a: _drift(s[a], base[a]) for a in algorithms}
     return base, out
+
+
+def _drift(a, b) -> float:
+    """|a - b|; 0 when either score is null: a null score (e.g. pores below the resolution
+    it needs, low_resolution) is not a number that drifted, and a photo resized 2x may
+    resolve what the original does not (docs/algorithms.md#pores, distance rule)."""
+    if a is None or b is None:
+        return 0.0
+    return abs(float(a) - float(b))
 
 
 def load(name):
@@ -95,7 +104,8 @@ def main(argv=None) -> int:
     worst = {a: (0.0, "") for a in SKIN}
     for n in names:
         base, d = drifts(load(n))
-        print(f"\n{n}: " + ", ".join(f"{a} {base[a]:.1f}" for a in SKIN))
+        print(f"\n{n}: " + ", ".join(f"{a} {base[a]}" if base[a] is None else
+                                     f"{a} {base[a]:.1f}" for a in SKIN))
         print(f"{'transform':13s} " + " ".join(f"{a[:10]:>10s}" for a in SKIN))
         for t, row in d.items():
             print(f"{t:13s} " + " ".join(f"{row[a]:10.1f}" for a in SKIN))

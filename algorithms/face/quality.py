@@ -28,8 +28,12 @@ from algorithms.face.types import FaceGeometry, apply_affine
 
 __all__ = ["PROBLEM_CODES", "THRESHOLDS", "QualityReport", "assess_quality", "native_view"]
 
+# The codes a ``feedback.problems`` list may hold. All but the last are this module's; the
+# last is an algorithm's own: ``low_resolution``, the photo has fewer pixels per millimetre
+# on the face than the algorithm needs (its result's ``feedback.measures`` give
+# ``needed_px_per_mm`` and ``actual_px_per_mm``; e.g. pores, algorithms/skin/pores.py).
 PROBLEM_CODES = ("no_face", "multiple_faces", "face_too_small", "bad_pose", "blurry",
-                 "under_exposed", "over_exposed", "uneven_light")
+                 "under_exposed", "over_exposed", "uneven_light", "low_resolution")
 
 THRESHOLDS = {
     "face_size_px": 256.0,       # face height (brow-top of the mesh to chin), original px

@@ -1,15 +1,32 @@
-"""Pores: dark blobs found by a scale-normalised difference-of-Gaussians on L*.
+"""Pores: dark round blobs of 0.05-0.5 mm radius, found at the photo's own resolution.
 
-Method (docs/algorithms.md#pores): in the pore zone (forehead, nose, cheeks, chin) the L*
-channel is blurred at a geometric series of scales; each pair of neighbouring scales gives a
-difference of Gaussians DoG_i = (G(s_{i+1}) - G(s_i)) / (k - 1), which approximates the
-scale-normalised Laplacian s^2 * lap(G * L) and so answers a dark disk of radius r = s * sqrt(2)
-with a value proportional to its contrast whatever its size. Local maxima over (scale, y, x)
-whose response exceeds ``CONTRAST_MIN`` (calibrated in L* units of a disk's depth) and whose
-Hessian there is round (l2 / l1 >= ROUNDNESS_MIN, not a stretch of a fold or a hair) are
-pores; radius = sqrt(2) * s of the best scale. The score counts pores per cm2, each weighted by how
-clearly it clears the threshold, so a pore on the edge of detection weighs little and the
-score does not jump when resolution or compression nudge it across.
+Size (docs/algorithms.md#pores): a facial pore is the opening of a pilosebaceous follicle,
+radius 0.05-0.5 mm; "visible" pores are 0.1-0.6 mm2 in area (radius 0.18-0.44 mm) and
+"enlarged" ones 0.3-0.6 mm2 (Lee et al., Dermatol Surg 2016; 42: 277-285); clinical pore
+counts start at 250 um (Flament et al., Clin Cosmet Investig Dermatol 2015; 8: 85-93). What
+is larger is a spot (acne, pigmentation), not a pore.
+
+Resolution: the restored face (~4 px/mm) cannot show them, so the search runs on a native
+view (:mod:`algorithms.skin.native`): the pore zone cut from the original photo at its own
+scale, at most 12 px/mm. A blob is only looked for at radii of at least MIN_RADIUS_PX
+(1.5 px: a pore spanning 3 px; below, a dark pixel or JPEG noise looks the same).
+
+Method: in the zone, L* is blurred at a geometric series of scales; each pair of
+neighbouring scales gives a difference of Gaussians DoG = (G(s_hi) - G(s_lo)) / (k - 1),
+which approximates the scale-normalised Laplacian and answers a dark disk of radius
+r = s * sqrt(2) with a value proportional to its depth whatever its size. The detection
+radii are fixed in millimetres (R_SCORE_MM * SCALE_STEP**j), so every photo measures on
+the same physical levels; one level below and one above only bracket the extrema. Local
+maxima over (scale, y, x) deeper than CONTRAST_MIN L* whose Hessian is round (not a stretch
+of a fold or a hair) are pores.
+
+Score and distance: the main score counts only pores of radius >= R_SCORE_MM (0.25 mm),
+which any photo of at least ``required_px_per_mm`` = 1.5 px / 0.25 mm = 6 px/mm resolves.
+So a close and a far photo of one person score alike as long as both reach 6 px/mm; finer
+pores that only the close one resolves are drawn (they add to the picture) but not scored.
+Below 6 px/mm the main score is null and ``feedback.problems`` holds ``low_resolution``
+(with ``measures.needed_px_per_mm`` and ``actual_px_per_mm``); the picture then shows only
+the pores the photo resolves (none when it resolves no pore radius at all).
 """
 from __future__ import annotations
 
@@ -21,97 +38,161 @@ from shapely.geometry import Point
 
 from algorithms.registry import Algorithm, MetricSpec, register
 from algorithms.skin import common as C
-from algorithms.types import Feature, Mask
+from algorithms.skin import native as N
+from algorithms.types import AreaResult, Feature, Mask, Metric
 
 ZONE = ("forehead", "glabella", "nose", "left_cheek", "right_cheek", "chin")
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
 
-R_MIN_MM = 0.50       # smallest pore radius looked for (resolved from ~2.4 px/mm up)
-R_MAX_MM = 4.00       # largest (beyond: a mole or a spot, see pigmentation)
-SCALE_STEP = 1.26     # ratio of neighbouring blur scales (3 per octave)
+R_MIN_MM = 0.05       # physical range of a pore's radius (Lee et al. 2016)
+R_MAX_MM = 0.50
+R_SCORE_MM = 0.25     # pores this large or larger make the score (Flament et al. 2015: 250 um)
+MIN_RADIUS_PX = 1.5   # smallest radius looked for, in pixels of the working resolution
+REQUIRED_PX_PER_MM = MIN_RADIUS_PX / R_SCORE_MM   # 6 px/mm: the scored pores are resolved
+SCALE_STEP = 2 ** (1 / 3)   # ratio of neighbouring detection radii (3 per octave)
 # Response of the normalised DoG to a dark disk of depth d is ~ DOG_GAIN * d (measured on
-# drawn disks over the whole radius range); a pore is a blob at least CONTRAST_MIN deep.
+# drawn disks over the radius range); a pore is a blob at least CONTRAST_MIN deep.
 DOG_GAIN = 0.60
-CONTRAST_MIN = 5.0    # L* units of depth
+CONTRAST_MIN = 5.0    # depth in L* units at L* = 65 (see log_lightness)
+# A pore must also clear NOISE_Z robust sigmas of the finest searched DoG level over the zone
+# (skin texture, sensor and JPEG noise: 2-2.5x larger on the dark portraits than on light
+# ones on the log scale); at 4 the dark faces scored 30 points under the light ones on noise.
+NOISE_Z = 8.0
+LOG_GAIN = 81.0       # = 65 + 16: log-lightness in L* units at L* = 65
 CONTRAST_FULL = 10.0  # depth at which a pore counts fully in the score
 NESTED_DEPTH_RATIO = 0.6  # a larger blob this deep absorbs the small ones inside it
 ROUNDNESS_MIN = 0.35  # Hessian l2/l1 at the blob: below it the "blob" is a stretch of line
-DENSITY_REF = 2.0     # weighted pores per cm2 at which the score is 36.8 (= 100/e)
+DENSITY_REF = 10.0    # weighted scored pores per cm2 at which the score is 36.8 (= 100/e)
+LOW_RESOLUTION = "low_resolution"
+
+
+def detection_radii_mm(px_per_mm: float) -> list[float]:
+    """The radii (mm) searched at ``px_per_mm``: R_SCORE_MM * SCALE_STEP**j within
+    [R_MIN_MM, R_MAX_MM] and >= MIN_RADIUS_PX; empty when the photo resolves none."""
+    lo = max(R_MIN_MM, MIN_RADIUS_PX / float(px_per_mm))
+    step = math.log(SCALE_STEP)
+    j0 = math.ceil(math.log(lo / R_SCORE_MM) / step - 1e-9)
+    j1 = math.floor(math.log(R_MAX_MM / R_SCORE_MM) / step + 1e-9)
+    return [R_SCORE_MM * SCALE_STEP ** j for j in range(j0, j1 + 1)]
 
 
 @register
 class Pores(Algorithm):
     tech_name = "pores"
-    version = "1.0.0"
+    version = "2.0.0"
     mask_types = ("point_mask",)
     areas = AREAS
-    description = (f"Dark round blobs {R_MIN_MM:g}-{R_MAX_MM:g} mm in radius found by "
-                   "scale-normalised DoG on L*; score from the clarity-weighted number of "
-                   "pores per cm2.")
+    required_px_per_mm = REQUIRED_PX_PER_MM
+    description = (f"Dark round blobs {R_MIN_MM:g}-{R_MAX_MM:g} mm in radius (those the photo "
+                   f"resolves, at most {N.NATIVE_CAP_PX_PER_MM:g} px/mm) found by "
+                   "scale-normalised DoG on L* at the photo's own resolution; score from the "
+                   f"clarity-weighted number of pores >= {R_SCORE_MM:g} mm per cm2, null "
+                   f"(low_resolution) below {REQUIRED_PX_PER_MM:g} px/mm.")
     metrics = (
         MetricSpec("pores", "pores_score", "bad_good_line", None,
-                   f"100*exp(-clarity-weighted pores per cm2 / {DENSITY_REF:g})"),
-        MetricSpec("pores", "pores_number", "numeric", None, "pores found in the pore zone"),
-        MetricSpec("pores", "pores_density", "density", "1/cm2", "pores per cm2 of the zone"),
-        MetricSpec("pores", "pores_mean_radius", "numeric", "mm", "mean pore radius"),
-        MetricSpec("pores", "pores_mean_contrast", "numeric", "L*", "mean pore depth in L*"),
+                   f"100*exp(-clarity-weighted pores >= {R_SCORE_MM:g} mm per cm2 / "
+                   f"{DENSITY_REF:g}); null below {REQUIRED_PX_PER_MM:g} px/mm"),
+        MetricSpec("pores", "pores_number", "numeric", None,
+                   f"pores of radius >= {R_SCORE_MM:g} mm in the pore zone"),
+        MetricSpec("pores", "pores_density", "density", "1/cm2",
+                   f"pores of radius >= {R_SCORE_MM:g} mm per cm2 of the zone"),
+        MetricSpec("pores", "pores_drawn_number", "numeric", None,
+                   "every pore drawn, finer ones included"),
+        MetricSpec("pores", "pores_min_radius", "numeric", "mm",
+                   "smallest pore radius this photo resolves (searched)"),
+        MetricSpec("pores", "pores_mean_radius", "numeric", "mm", "mean radius of the drawn pores"),
+        MetricSpec("pores", "pores_mean_contrast", "numeric", "L*", "mean depth of the drawn pores"),
     )
 
     def analyse(self, image, face):
         face = C.require_face(face)
         skin = C.prepare(face)
         zone = skin.finding_zone(ZONE)
-        pts, radii, depth = detect(skin, zone)
-        weight = np.clip((depth - CONTRAST_MIN) / (CONTRAST_FULL - CONTRAST_MIN), 0.0, 1.0)
+        view = N.native_view(image, face, zone, key="pores")
+        resolved = view.px_per_mm >= REQUIRED_PX_PER_MM - 1e-6
+        radii_mm = detection_radii_mm(view.px_per_mm)
+        pts, radii, depth = detect(view, radii_mm)          # restored px, mm, L*: drawn
+        # The score: pores >= R_SCORE_MM found on the view at exactly REQUIRED_PX_PER_MM,
+        # so a close and a far photo are scored on the same pixels per mm.
+        spts, sradii, sdepth = np.zeros((0, 2)), np.zeros(0), np.zeros(0)
+        if resolved:
+            ref = N.native_view(image, face, zone, key="pores-score", cap=REQUIRED_PX_PER_MM)
+            spts, sradii, sdepth = detect(ref, detection_radii_mm(ref.px_per_mm))
+        weight = np.clip((sdepth - CONTRAST_MIN) / (CONTRAST_FULL - CONTRAST_MIN), 0.0, 1.0)
         weight = 0.25 + 0.75 * weight  # every pore counts at least a quarter
+        scored = sradii >= R_SCORE_MM - 1e-9
 
         def summary(sel, area_px):
             cm2 = max(skin.px2_to_cm2(area_px), 1e-6)
-            n = int(sel.sum())
-            dens = n / cm2
-            score = C.exp_score(float(weight[sel].sum()) / cm2, DENSITY_REF)
-            subs = [C.numeric("pores", "pores_number", n),
-                    C.density("pores", "pores_density", dens)]
-            return score, subs
+            if not resolved:
+                return None, [_num("pores", "pores_number", None),
+                              _num("pores", "pores_density", None, "1/cm2", "density")]
+            n = int((sel & scored).sum())
+            score = C.exp_score(float(weight[sel & scored].sum()) / cm2, DENSITY_REF)
+            return score, [_num("pores", "pores_number", n),
+                           _num("pores", "pores_density", n / cm2, "1/cm2", "density")]
 
-        everywhere = np.ones(len(pts), bool)
-        score, subs = summary(everywhere, zone.sum())
-        subs += [C.numeric("pores", "pores_mean_radius",
-                           float(radii.mean() / skin.px_per_mm) if len(pts) else 0.0, "mm"),
-                 C.numeric("pores", "pores_mean_contrast",
-                           float(depth.mean()) if len(pts) else 0.0, "L*")]
-        inside = C.features_by_area(pts, skin, AREAS)
+        def main(score):
+            if score is None:
+                return Metric("pores", "pores_score", None, "bad_good_line")
+            return C.main_metric("pores", "pores_score", score)
 
-        def per_area(a):
-            px = skin.area_mask(a).sum()
-            if not skin.area_visible(a):
-                return None
-            s, sub = summary(inside[a], px)
-            return C.main_metric("pores", "pores_score", s), sub
-
+        score, subs = summary(np.ones(len(spts), bool), zone.sum())
+        subs += [_num("pores", "pores_drawn_number", len(pts)),
+                 _num("pores", "pores_min_radius",
+                           round(radii_mm[0], 4) if radii_mm else None, "mm"),
+                 _num("pores", "pores_mean_radius",
+                           float(radii.mean()) if len(pts) else None, "mm"),
+                 _num("pores", "pores_mean_contrast",
+                           float(depth.mean()) if len(pts) else None, "L*")]
+        inside = C.features_by_area(spts, skin, AREAS)
+        areas = []
+        for a in AREAS:
+            if skin.area_visible(a):
+                s, sub = summary(inside[a], skin.area_mask(a).sum())
+                areas.append(AreaResult(a, main(s), tuple(sub)))
+        feedback = {"problems": [] if resolved else [LOW_RESOLUTION],
+                    "measures": {"needed_px_per_mm": REQUIRED_PX_PER_MM,
+                                 "actual_px_per_mm": round(float(face.px_per_mm), 3),
+                                 "working_px_per_mm": round(view.px_per_mm, 3)}}
+        r_px = radii * skin.px_per_mm   # restored pixels, as every point feature's radius
         features = tuple(Feature(Point(float(x), float(y)),
                                  {"radius": float(r), "intensity": float(d)})
-                         for (x, y), r, d in zip(pts, radii, depth))
-        return C.make_result(
-            type(self), face, C.main_metric("pores", "pores_score", score), subs,
-            C.area_results(AREAS, per_area), (Mask("point_mask", "pores", features),))
+                         for (x, y), r, d in zip(pts, r_px, depth))
+        return C.make_result(type(self), face, main(score), subs, areas,
+                             (Mask("point_mask", "pores", features),), feedback=feedback)
 
 
-def scales_px(px_per_mm: float) -> list[float]:
-    """Blur scales (px): from r_min/sqrt2 to r_max/sqrt2 by SCALE_STEP, plus one above."""
-    s0 = R_MIN_MM * px_per_mm / math.sqrt(2)
-    n = int(math.ceil(math.log(R_MAX_MM / R_MIN_MM) / math.log(SCALE_STEP))) + 2
-    return [s0 * SCALE_STEP ** i for i in range(n)]
+def _num(algorithm, tech_name, value, unit=None, widget="numeric") -> Metric:
+    """A sub-metric whose value may be null (not measurable on this photo)."""
+    return Metric(algorithm, tech_name, None if value is None else float(value), widget, unit)
 
 
-def detect(skin: C.SkinImage, zone: np.ndarray):
-    """Pores inside ``zone``: ``(points (N,2) x,y px, radii px, depth L*)``."""
+def log_lightness(L: torch.Tensor) -> torch.Tensor:
+    """L* -> LOG_GAIN * ln((L* + 16) / 116) = LOG_GAIN / 3 * ln(Y): lightness on a log scale,
+    in L* units at L* = 65 (typical light skin). A pore is a shadow, so its depth is a ratio
+    of luminance; on this scale the same shadow reads the same on light and dark skin
+    (on L* it reads (L* + 16) / 81 times as deep: 0.6x on skin of L* 35)."""
+    return LOG_GAIN * torch.log(((L + 16.0) / 116.0).clamp_min(1e-3))
+
+
+def blur_scales_px(radii_mm, px_per_mm: float) -> list[float]:
+    """Blur scales (px) whose neighbouring pairs give DoG levels at the radii, with one
+    bracketing level below and one above: DoG i has scale sqrt(s_i * s_{i+1})."""
+    t0 = radii_mm[0] * px_per_mm / math.sqrt(2)      # scale of the first searched level
+    n = len(radii_mm) + 2                             # DoG levels with the brackets
+    return [t0 * SCALE_STEP ** (i - 1.5) for i in range(n + 1)]
+
+
+def detect(view: N.NativeSkin, radii_mm):
+    """Pores in the native view's zone: ``(points (N, 2) restored px, radii mm, depth L*)``."""
     empty = (np.zeros((0, 2)), np.zeros(0), np.zeros(0))
-    if not zone.any():
+    zone = view.zone
+    if not radii_mm or not zone.any():
         return empty
-    sig = scales_px(skin.px_per_mm)
+    sig = blur_scales_px(radii_mm, view.px_per_mm)
     ys, xs = C.bbox_slices(zone, int(3 * sig[-1]) + 2)
-    L = skin.lab[0, ys, xs]
+    L = log_lightness(view.lightness[ys, xs])
     # Fill outside the zone with the local skin mean so eyes, brows and hair next to the
     # zone do not make rings of false blobs at its edge.
     zt = torch.from_numpy(zone[ys, xs].copy()).to(L.device)
@@ -121,9 +202,15 @@ def detect(skin: C.SkinImage, zone: np.ndarray):
     k = SCALE_STEP
     dog = torch.stack([(blurred[i + 1] - blurred[i]) / (k - 1)
                        for i in range(len(sig) - 1)])          # (S, h, w), dark blob > 0
-    thr = CONTRAST_MIN * DOG_GAIN
+    # noise floor: robust sigma of the finest searched level over the zone (skin texture,
+    # sensor and JPEG noise); a pore must clear NOISE_Z of it as well as CONTRAST_MIN
+    level = dog[1][zt]
+    if level.numel() > 200_000:
+        level = level[:: level.numel() // 200_000 + 1]
+    noise = C.robust_sigma(level.cpu().numpy())
+    thr = max(CONTRAST_MIN * DOG_GAIN, NOISE_Z * noise)
     cand = (dog > thr) & zt[None]
-    cand[0] = False   # the smallest and largest scales only bracket the extrema
+    cand[0] = False   # the bracketing levels only bracket the extrema
     cand[-1] = False
     idx, vals = C.local_maxima_3d(dog, cand)
     if len(idx) == 0:
@@ -131,13 +218,11 @@ def detect(skin: C.SkinImage, zone: np.ndarray):
     s_idx, yy, xx = idx[:, 0], idx[:, 1], idx[:, 2]
     round_ = _roundness(blurred, sig, s_idx, yy, xx) >= ROUNDNESS_MIN
     s_idx, yy, xx, vals = s_idx[round_], yy[round_], xx[round_], vals[round_]
-    # scale of DoG_i is the geometric mean of its two blurs
-    s_mid = np.array([math.sqrt(sig[i] * sig[i + 1]) for i in range(len(sig) - 1)])
-    radii = s_mid[s_idx] * math.sqrt(2)
-    pts = C.index_to_xy(yy + ys.start, xx + xs.start)
+    radii = np.asarray(radii_mm, float)[s_idx - 1]        # DoG level i <-> radii_mm[i - 1]
+    pts = C.index_to_xy(yy + ys.start, xx + xs.start)     # crop pixel centres
     depth = vals / DOG_GAIN
-    keep = _suppress_overlaps(pts, radii, depth)
-    return pts[keep], radii[keep], depth[keep]
+    keep = _suppress_overlaps(pts, radii * view.px_per_mm, depth)
+    return view.to_restored(pts[keep]), radii[keep], depth[keep]
 
 
 def _roundness(blurred, sig, s_idx, yy, xx) -> np.ndarray:

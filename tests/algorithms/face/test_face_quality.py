@@ -110,7 +110,8 @@ def test_a_face_reloaded_without_pose_gives_the_same_problems(face_of):
 
 def test_problem_codes_are_the_contract():
     assert PROBLEM_CODES == ("no_face", "multiple_faces", "face_too_small", "bad_pose",
-                             "blurry", "under_exposed", "over_exposed", "uneven_light")
+                             "blurry", "under_exposed", "over_exposed", "uneven_light",
+                             "low_resolution")
 
 
 def test_facial_landmarks_result(face_of):
