@@ -45,8 +45,10 @@ AREAS = ("forehead", "left_cheek", "right_cheek", "chin", "left_eye_area", "righ
 SCALES_MM = (0.25, 0.40, 0.65, 1.00, 1.60)  # Hessian scales; line widths ~0.4-6 mm
 BLOB_BETA = 0.5       # how round a valley may be before it is a blob, not a line
 RIDGE_GAIN = 0.45     # V = RIDGE_GAIN * depth (L*) for a drawn line at its best scale
-DEPTH_HIGH = 5.5      # L*: a line must reach this depth somewhere (strong seed)
-DEPTH_LOW = 3.5       # L*: and is followed while deeper than this (weak)
+DEPTH_HIGH = 4.5      # L*: a line must reach this depth somewhere (strong seed)
+DEPTH_LOW = 3.0       # and is followed while deeper than this
+NOISE_HIGH = 4.0      # ... and at least this many robust sigmas of the valley map (seed)
+NOISE_LOW = 2.5       # (extent)
 LENGTH_MIN_MM = 3.0   # shorter valleys are texture, not lines
 BRANCH_MIN = 3.0      # a line branching off another must be this many times as long
 DEEP_WIDTH_MM = 1.2   # wider than this ...
@@ -148,6 +150,21 @@ class Lines(Algorithm):
                                                               deep_f)))
 
 
+HAIR_LINE_Z = 3.0  # half the skin mask's hair threshold: a shadow only darkens (z ~ 1-2)
+HAIR_HUG_MM = 3.0  # a line whose middle half runs this close to hair is the hair's edge
+
+
+def _distance_to_hair(skin: C.SkinImage) -> np.ndarray:
+    """Distance (px) of each pixel to the nearest hair, beard or background pixel."""
+    import cv2
+
+    sm = skin.skin_mask
+    other = (sm.hair | ~sm.person).astype(np.uint8)
+    if not other.any():
+        return np.full(skin.shape, np.inf, np.float32)
+    return cv2.distanceTransform(1 - other, cv2.DIST_L2, 3)
+
+
 STRAIGHTNESS_MIN = 0.6  # end-to-end distance / length: wrinkles are smooth, hair curls
 
 
@@ -155,14 +172,27 @@ def typed(lines: list[dict], skin: C.SkinImage, points: np.ndarray) -> list[dict
     """Lines with their ``type`` (zone), keeping those whose direction fits the zone's
     orientation prior and which are smooth enough to be wrinkles (see line_zones)."""
     regions = {r: skin.mask((r,)) for r in LZ._REGION_TYPE}
+    hair_dist = _distance_to_hair(skin)
+    hair_score = skin.skin_mask.hair_score
     out = []
     for ln in lines:
         line = ln["line"]
+        xy = np.asarray([line.interpolate(t, normalized=True).coords[0]
+                         for t in np.linspace(0, 1, 9)])
+        yi = np.clip(xy[:, 1].astype(int), 0, skin.shape[0] - 1)
+        xi = np.clip(xy[:, 0].astype(int), 0, skin.shape[1] - 1)
+        if np.median(hair_dist[yi, xi]) < skin.px(HAIR_HUG_MM):
+            continue  # runs along the edge of hair or background: a strand's outline
         ends = np.asarray(line.coords)[[0, -1]]
         if np.linalg.norm(ends[1] - ends[0]) < STRAIGHTNESS_MIN * max(line.length, 1e-9):
             continue
         kind = LZ.classify(ln["centre"], regions, points)
         if kind is None or not LZ.orientation_fits(kind, LZ.line_angle(line)):
+            continue
+        if (kind != "under_eye" and hair_score is not None
+                and np.median(hair_score[yi, xi]) > HAIR_LINE_Z):
+            # less blood and more melanin than skin, not only darker: a hair (under the
+            # eyes skin itself is browner: dark circles are not hair)
             continue
         out.append({**ln, "type": kind})
     return out
@@ -234,8 +264,14 @@ def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
     depth = (V / RIDGE_GAIN).cpu().numpy()
     arg = arg.cpu().numpy()
     z = zone[ys, xs]
-    weak = (depth > DEPTH_LOW) & z
-    strong = (depth > DEPTH_HIGH) & z
+    # Thresholds in L*, not scaled to the skin's lightness: a shadow of the same fraction of
+    # the light reads shallower on dark skin, but dark skin's own texture (follicles, shine)
+    # reads as deep in L* as light skin's, and scaled thresholds drew it as lines.
+    # The valley map of noisy skin (dark skin's L*, stubble, JPEG) has a wide floor: seeds
+    # and extents also clear NOISE_HIGH / NOISE_LOW robust sigmas of the map over the zone
+    noise = C.robust_sigma(depth[z]) if z.any() else 0.0
+    weak = (depth > max(DEPTH_LOW, NOISE_LOW * noise)) & z
+    strong = (depth > max(DEPTH_HIGH, NOISE_HIGH * noise)) & z
     labels, stats, keep = C.hysteresis(strong, weak)
     if len(keep) == 0:
         return []
