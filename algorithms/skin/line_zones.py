@@ -29,7 +29,7 @@ from shapely.geometry import LineString
 
 from algorithms.face import indices as ix
 
-__all__ = ["LINE_TYPES", "ORIENTATION", "ANATOMY_BAND_MM", "anatomy_bands", "classify",
+__all__ = ["LINE_TYPES", "ORIENTATION", "MAX_LENGTH_MM", "ANATOMY_BAND_MM", "anatomy_bands", "classify",
            "orientation_fits", "line_angle"]
 
 LINE_TYPES = ("forehead", "glabella", "crows_feet", "under_eye", "nasolabial", "marionette",
@@ -45,6 +45,12 @@ ORIENTATION: Mapping[str, tuple[float, float]] = {
     "perioral": (45.0, 90.0),     # at right angles to the lip margin
     "cheek": (0.0, 90.0),         # sleep and cheek lines run any way
     "chin": (0.0, 40.0),          # the mentolabial crease runs across
+}
+# Longest wrinkle a zone holds (mm): a cheek "line" running from temple to jaw is the edge
+# of a hair strand or of the cheek's shading, not a wrinkle.
+MAX_LENGTH_MM: Mapping[str, float] = {
+    "forehead": 120.0, "glabella": 25.0, "crows_feet": 30.0, "under_eye": 40.0,
+    "nasolabial": 60.0, "marionette": 40.0, "perioral": 20.0, "cheek": 35.0, "chin": 40.0,
 }
 ANATOMY_BAND_MM = 2.5
 

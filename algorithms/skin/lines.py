@@ -150,7 +150,8 @@ class Lines(Algorithm):
                                                               deep_f)))
 
 
-HAIR_LINE_Z = 3.0  # half the skin mask's hair threshold: a shadow only darkens (z ~ 1-2)
+HAIR_LINE_Z = 2.0  # colour z-scores of hair (less blood, more melanin); a wrinkle is a
+                   # shadow, which changes neither
 HAIR_HUG_MM = 3.0  # a line whose middle half runs this close to hair is the hair's edge
 
 
@@ -173,7 +174,7 @@ def typed(lines: list[dict], skin: C.SkinImage, points: np.ndarray) -> list[dict
     orientation prior and which are smooth enough to be wrinkles (see line_zones)."""
     regions = {r: skin.mask((r,)) for r in LZ._REGION_TYPE}
     hair_dist = _distance_to_hair(skin)
-    hair_score = skin.skin_mask.hair_score
+    hair_chroma = skin.skin_mask.hair_chroma
     out = []
     for ln in lines:
         line = ln["line"]
@@ -189,8 +190,10 @@ def typed(lines: list[dict], skin: C.SkinImage, points: np.ndarray) -> list[dict
         kind = LZ.classify(ln["centre"], regions, points)
         if kind is None or not LZ.orientation_fits(kind, LZ.line_angle(line)):
             continue
-        if (kind != "under_eye" and hair_score is not None
-                and np.median(hair_score[yi, xi]) > HAIR_LINE_Z):
+        if line.length > skin.px(LZ.MAX_LENGTH_MM[kind]):
+            continue
+        if (kind != "under_eye" and hair_chroma is not None
+                and np.median(hair_chroma[yi, xi]) > HAIR_LINE_Z):
             # less blood and more melanin than skin, not only darker: a hair (under the
             # eyes skin itself is browner: dark circles are not hair)
             continue

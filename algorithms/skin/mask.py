@@ -55,7 +55,7 @@ SEED_RADIUS_MM = 5.0
 SD_FLOOR = (2.0, 2.0, 3.0)  # haemoglobin, melanin (index units), L*: least spread assumed
 HAIR_Z = 6.0             # summed one-sided z-scores above which a pixel looks like hair
 HAIR_SMOOTH_MM = 0.5
-HAIR_ISOLATED_MM2 = 30.0  # an isolated dark patch larger than this is hair, not a spot
+HAIR_ISOLATED_MM2 = 180.0  # an isolated dark patch up to this (a 15 mm spot) is a finding, not hair
 HAIR_TOUCH_MM = 3.0      # a patch this close to the outline or a brow is hair
 HIGHLIGHT_Z = 3.5
 BORDER_BAND_MM = 1.5
@@ -75,6 +75,9 @@ class SkinMask:
     hair: np.ndarray        # hair, beard and stubble inside the anatomy part
     highlights: np.ndarray
     skin_colour: tuple[float, float, float]   # haemoglobin, melanin, L* of the seed skin
+    # float (H, W): the colour part of the hair test (less blood, more melanin), which a
+    # shadow does not move; None for masks made without a colour model
+    hair_chroma: np.ndarray | None = None
 
     def fraction(self, of: np.ndarray) -> float:
         """Share of ``of``'s pixels that are skin."""
@@ -146,9 +149,11 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     stats = [_robust(ch[seeds], fl) if seeds.any() else (0.0, fl)
              for ch, fl in zip((haemoglobin, melanin, lightness), SD_FLOOR)]
     (hb0, hb_sd), (mel0, mel_sd), (l0, l_sd) = stats
-    z = (np.maximum(hb0 - haemoglobin, 0) / hb_sd + np.maximum(melanin - mel0, 0) / mel_sd
-         + np.maximum(l0 - lightness, 0) / l_sd).astype(np.float32)
-    z = cv2.GaussianBlur(z, (0, 0), HAIR_SMOOTH_MM * mm)
+    chroma = (np.maximum(hb0 - haemoglobin, 0) / hb_sd
+              + np.maximum(melanin - mel0, 0) / mel_sd).astype(np.float32)
+    dark = (np.maximum(l0 - lightness, 0) / l_sd).astype(np.float32)
+    chroma = cv2.GaussianBlur(chroma, (0, 0), HAIR_SMOOTH_MM * mm)
+    z = chroma + cv2.GaussianBlur(dark, (0, 0), HAIR_SMOOTH_MM * mm)
     flagged = (z > HAIR_Z) & anatomy
     hair = _hair_patches(flagged, anatomy, pts, mm)
     highlights = (lightness - l0 > HIGHLIGHT_Z * l_sd) & anatomy
@@ -157,7 +162,7 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, _disc(CLEAN_MM * mm))
     mask = mask.astype(bool)
     core = cv2.erode(mask.astype(np.uint8), _disc(BORDER_BAND_MM * mm)).astype(bool)
-    for m in (mask, core, anatomy, hair, highlights):
+    for m in (mask, core, anatomy, hair, highlights, chroma):
         m.setflags(write=False)
     person.setflags(write=False)
     # next to a highlight or a clipped pixel, colour is half-clipped too: guard band
@@ -165,7 +170,8 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     colour = mask & ~guard.astype(bool)
     colour.setflags(write=False)
     return SkinMask(mask=mask, core=core, colour=colour, anatomy=anatomy, person=person,
-                    hair=hair, highlights=highlights, skin_colour=(hb0, mel0, l0))
+                    hair=hair, highlights=highlights, skin_colour=(hb0, mel0, l0),
+                    hair_chroma=chroma)
 
 
 def _hair_patches(flagged: np.ndarray, anatomy: np.ndarray, pts: np.ndarray,
