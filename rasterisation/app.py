@@ -17,6 +17,7 @@ from typing import Mapping
 from flask import Flask
 
 from rasterisation.api import register_blueprints
+from rasterisation.api.responses import CommonResponses
 from rasterisation.converters import UUIDConverter
 from rasterisation.auth import init_auth
 from rasterisation.config import flask_config, load_settings
@@ -24,6 +25,7 @@ from rasterisation.errors import register_error_handlers
 from rasterisation.extensions import api, cors, db, migrate
 from rasterisation.limits import init_limits
 from rasterisation.metrics import init_metrics
+from rasterisation.ratelimit import init_rate_limits
 from rasterisation.request_id import init_request_id
 from rasterisation.storage import EXTENSION_KEY, make_storage
 
@@ -71,7 +73,8 @@ def create_app(config: Mapping[str, str] | None = None, *,
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True,
                      compare_type=True)
-    api.init_app(app)
+    # 401/400/413/429/503 documented on every operation they apply to
+    api.init_app(app, spec_kwargs={"extra_plugins": [CommonResponses()]})
     _add_security_scheme(api.spec)
     if settings.cors_origins:
         cors.init_app(app, resources={r"/*": {"origins": list(settings.cors_origins)}},
@@ -83,6 +86,7 @@ def create_app(config: Mapping[str, str] | None = None, *,
     init_auth(app)
     register_error_handlers(app)
     register_blueprints(app, api)
+    init_rate_limits(app)  # after auth (the key is the token) and the blueprints (by name)
     _sqlite_pragmas(app)
     return app
 

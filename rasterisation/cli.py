@@ -164,6 +164,55 @@ def tokens_revoke(token_id: uuid.UUID, company_id: uuid.UUID | None):
         click.echo(f"revoked {token_id} at {row.revoked_at.isoformat()}", err=True)
 
 
+# ------------------------------------------------------------------ storage
+@main.group()
+def storage():
+    """Object storage maintenance."""
+
+
+@storage.command("sweep")
+@click.option("--grace", default=600, show_default=True, type=click.IntRange(0, 10**7),
+              help="seconds: leave younger leftovers alone (work in flight)")
+@click.option("--every", "every", default=None, type=click.IntRange(1, 10**7),
+              help="sweep every N seconds until stopped (the serve scheduler uses this)")
+@click.option("--parent", "parent_pid", default=None, type=int, hidden=True,
+              help="with --every: stop when this process is no longer the parent")
+def storage_sweep(grace: int, every: int | None, parent_pid: int | None):
+    """Remove objects with no image row and finish images marked deleted.
+
+    Prints one summary line; exits 1 when some leftovers could not be removed.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from rasterisation.config import ConfigError, load_settings
+    from rasterisation.services.sweep import run_sweep, sweep_forever
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if every is not None:
+        sweep_forever(settings, interval=every, grace=timedelta(seconds=grace),
+                      parent_pid=parent_pid,
+                      echo=lambda line: click.echo(f"rasterisation {line}", err=True))
+        return
+    from rasterisation.storage import StorageError
+
+    try:
+        report = run_sweep(settings, grace=timedelta(seconds=grace))
+    except SQLAlchemyError as exc:
+        raise _database_error(exc) from None
+    except StorageError as exc:
+        raise click.ClickException(f"object storage unavailable: {exc}") from None
+    click.echo(report.as_text())
+    for error in report.errors:
+        click.echo(error, err=True)
+    if report.errors:
+        sys.exit(1)
+
+
 # ------------------------------------------------------------------ models
 @main.group()
 def models():
@@ -219,9 +268,12 @@ def db_downgrade(revision: str):
               help="default RASTERISATION_PORT or 8000")
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="default RASTERISATION_WORKERS or 2")
+@click.option("--threads", default=None, type=click.IntRange(1, 256),
+              help="threads per worker; default RASTERISATION_THREADS or 4 (1: sync worker)")
 @click.option("--timeout", default=120, show_default=True, type=click.IntRange(1, 3600),
               help="seconds before a silent worker is restarted")
-def serve(host: str | None, port: int | None, workers: int | None, timeout: int):
+def serve(host: str | None, port: int | None, workers: int | None, threads: int | None,
+          timeout: int):
     """Serve the API with gunicorn."""
     from rasterisation.config import ConfigError, load_settings
     from rasterisation.server import run_gunicorn
@@ -233,7 +285,9 @@ def serve(host: str | None, port: int | None, workers: int | None, timeout: int)
     run_gunicorn(host=host or settings.host, port=port or settings.port,
                  workers=workers or settings.workers, timeout=timeout,
                  data_dir=settings.data_dir, max_requests=settings.max_requests,
-                 max_requests_jitter=settings.max_requests_jitter)
+                 max_requests_jitter=settings.max_requests_jitter,
+                 sweep_interval=settings.sweep_interval,
+                 threads=threads or settings.threads)
 
 
 # ------------------------------------------------------------------ analyse

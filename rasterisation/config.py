@@ -64,6 +64,11 @@ class Settings:
     max_requests_jitter: int = 100
     max_json_bytes: int = MiB
     max_masks_per_request: int = 32
+    sweep_interval: int = 3600
+    redis_url: str | None = None
+    rate_limit: str | None = "120/minute"
+    token_rate_limit: str | None = "30/hour"
+    threads: int = 4
 
 
 # name -> (default shown in the docs, description); the README table is built from this.
@@ -79,6 +84,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "HOST": ("127.0.0.1", "Address `rasterisation serve` binds to."),
     "PORT": ("8000", "Port `rasterisation serve` (and `make run`) listens on."),
     "WORKERS": ("2", "gunicorn worker processes of `rasterisation serve`."),
+    "THREADS": ("4", "Threads per worker of `rasterisation serve` (gunicorn's gthread "
+                "worker): a client sending its request slowly holds one thread, not a worker, "
+                "so /health and the others are still answered. 1 = the sync worker."),
     "STORAGE": ("local", "Object storage backend: `local` (files under DATA_DIR/objects, "
                 "URLs signed and checked by the app) or `minio` (any S3-protocol server, "
                 "presigned URLs)."),
@@ -119,6 +127,19 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                        "parsed; larger -> 413. Uploads have their own limit."),
     "MAX_MASKS_PER_REQUEST": ("32", "Longest `masks` list of a v4/v5 masks request, checked "
                               "before its items are validated; longer -> 422."),
+    "REDIS_URL": ("(none)", "Redis, e.g. `redis://127.0.0.1:6379/0`. When set, the rate "
+                  "limit counters live there, shared by every worker and machine; without it "
+                  "each worker process counts alone (N workers allow up to N times a limit)."),
+    "RATE_LIMIT": ("120/minute", "Per-token limit on each expensive endpoint: uploads, "
+                   "analyses, v4/v5 masks, masking_tasks, anonymise (e.g. `10/second;"
+                   "2000/hour`, or `off`); over it -> 429 with Retry-After."),
+    "TOKEN_RATE_LIMIT": ("30/hour", "Per-token limit on creating tokens "
+                         "(`POST /api/v1/auth/private_tokens/`), or `off`; over it -> 429."),
+    "SWEEP_INTERVAL": ("3600", "`rasterisation serve`: seconds between two runs of the "
+                       "storage sweeper (one small process beside the workers; the first "
+                       "run 30 s after start); 0 disables it. The sweeper finishes deletes "
+                       "that failed half-way and removes objects with no image row, older "
+                       "than 10 minutes."),
 }
 
 
@@ -220,6 +241,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host=get("HOST", "127.0.0.1"),
         port=_int(env, "PORT", 8000, low=1, high=65535),
         workers=_int(env, "WORKERS", 2, low=1, high=64),
+        threads=_int(env, "THREADS", 4, low=1, high=256),
         analysis_threads=_int(env, "ANALYSIS_THREADS", 2, low=1, high=64),
         storage=storage,
         s3_endpoint=s3_endpoint,
@@ -239,7 +261,28 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_requests_jitter=_int(env, "MAX_REQUESTS_JITTER", 100, low=0, high=10**9),
         max_json_bytes=_int(env, "MAX_JSON_BYTES", MiB, low=64, high=2**31),
         max_masks_per_request=_int(env, "MAX_MASKS_PER_REQUEST", 32, low=1, high=10_000),
+        sweep_interval=_int(env, "SWEEP_INTERVAL", 3600, low=0, high=10**7),
+        **_rate_limit_settings(env),
     )
+
+
+def _rate_limit_settings(env: Mapping[str, str]) -> dict:
+    """REDIS_URL, RATE_LIMIT, TOKEN_RATE_LIMIT (limit strings checked now, not per request)."""
+    from rasterisation.ratelimit import parse_limit
+
+    redis_url = (env.get(PREFIX + "REDIS_URL") or "").strip() or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{PREFIX}REDIS_URL must start with redis://, rediss:// or unix://, "
+                          f"got {redis_url!r}")
+    out = {"redis_url": redis_url}
+    for name, field, default in (("RATE_LIMIT", "rate_limit", "120/minute"),
+                                 ("TOKEN_RATE_LIMIT", "token_rate_limit", "30/hour")):
+        raw = env.get(PREFIX + name)
+        try:
+            out[field] = parse_limit(raw if raw not in (None, "") else default)
+        except ValueError as exc:
+            raise ConfigError(f"{PREFIX}{name}: {exc}") from None
+    return out
 
 
 def _fetch_settings(env: Mapping[str, str]) -> dict:

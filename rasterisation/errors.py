@@ -123,6 +123,10 @@ class Api(flask_smorest.Api):
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         headers.update(data.get("headers") or {})
         code = error.code or 500
+        if code == 429 and "Retry-After" not in headers:  # the rate limiter's breach
+            from rasterisation.ratelimit import retry_after_seconds
+
+            headers["Retry-After"] = str(retry_after_seconds())
         body = {"code": code, "status": error.name, "message": message}
         if errors:
             body["errors"] = errors

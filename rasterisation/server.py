@@ -115,11 +115,43 @@ def _post_request(worker, req, environ, resp) -> None:
     _TRIMMER()
 
 
+class _Sweeper:
+    """The scheduled storage sweeper: one small process beside the workers, started by the
+    master when it is ready (``rasterisation storage sweep --every N``), stopped when the
+    master exits; it also stops by itself when its parent is gone. One per service, however
+    many workers; it imports no model or torch (it needs only the database and the store).
+    """
+
+    def __init__(self, interval: int):
+        self.interval = interval
+        self.process = None
+
+    def when_ready(self, server) -> None:
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rasterisation.cli", "storage", "sweep",
+             "--every", str(self.interval), "--parent", str(os.getpid())])
+        server.log.info("storage sweeper %s: every %s s", self.process.pid, self.interval)
+
+    def on_exit(self, server) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - it must not keep the master from exiting
+                self.process.kill()
+
+
 def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
                      data_dir=None, max_requests: int = 1000,
-                     max_requests_jitter: int = 100) -> dict:
+                     max_requests_jitter: int = 100, sweep_interval: int = 0,
+                     threads: int = 4) -> dict:
     """The gunicorn settings of ``rasterisation serve``.
 
+    ``threads`` > 1 serves each worker's requests on that many threads (gunicorn's gthread
+    worker); 1 is the plain sync worker, which a slow client blocks entirely.
     ``max_requests`` (+ a random 0..``max_requests_jitter``) replaces a worker after that many
     requests: a safety net should anything (a library, a cache) still grow per photo; the
     jitter keeps the workers from restarting together. 0 disables it.
@@ -127,6 +159,11 @@ def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
+        # threads: a client that sends its request slowly holds one thread, not a whole
+        # worker, so /health and other clients are still answered (issue 12; see
+        # docs/decisions.md); gthread also hands idle connections back to its poller
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "threads": threads,
         "timeout": timeout,
         "graceful_timeout": 30,
         "accesslog": "-",
@@ -137,6 +174,10 @@ def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
         "max_requests": max_requests,
         "max_requests_jitter": max_requests_jitter if max_requests else 0,
     }
+    if sweep_interval:
+        sweeper = _Sweeper(sweep_interval)
+        options["when_ready"] = sweeper.when_ready
+        options["on_exit"] = sweeper.on_exit
     if data_dir is not None:
         socket_path = str(data_dir / "gunicorn.ctl")
         if len(socket_path.encode()) < 100:  # AF_UNIX paths are limited to ~107 bytes

@@ -103,9 +103,15 @@ class ImageItem(MethodView):
     @blp.alt_response(401, description="missing or invalid token")
     @blp.alt_response(403, description="company_id is not the token's company")
     @blp.alt_response(404, description="no such image in this company")
-    @blp.alt_response(503, description="object storage unavailable; nothing deleted")
+    @blp.alt_response(503, description="object storage unavailable: the image is already "
+                                       "gone from the API (404 from now on) and its objects "
+                                       "are removed by a retried DELETE or the sweeper")
     def delete(self, company_id, image_id):
-        """Delete an image and every object stored for it (original, results, renders)."""
+        """Delete an image and every object stored for it (original, results, renders).
+
+        The row is marked deleted first, so the image is gone for every request at once; its
+        objects are removed next, then the row. A DELETE interrupted half-way (503) can be
+        repeated, and `rasterisation storage sweep` finishes it anyway."""
         require_company(company_id)
-        image_service.delete_image(image_service.get_image_or_404(company_id, image_id))
+        image_service.delete_image(image_service.get_image_for_delete(company_id, image_id))
         return None

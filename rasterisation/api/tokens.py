@@ -8,7 +8,7 @@ from marshmallow import validate
 
 from rasterisation.api.fields import StrictInteger
 from rasterisation.api.schemas import PageArgsSchema, page_of
-from rasterisation.auth import current_company
+from rasterisation.auth import current_company, current_token
 from rasterisation.services import tokens as token_service
 
 __all__ = ["blp"]
@@ -29,6 +29,9 @@ class TokenSchema(ma.Schema):
     last_used_at = ma.fields.DateTime(allow_none=True, metadata={
         "description": "recorded at most once a minute"})
     revoked_at = ma.fields.DateTime(allow_none=True)
+    parent_id = ma.fields.UUID(allow_none=True, metadata={
+        "description": "the token that created this one (null: made with the CLI); revoking "
+                       "it revokes this one too"})
 
 
 class CreatedTokenSchema(TokenSchema):
@@ -42,7 +45,9 @@ class CreateTokenSchema(ma.Schema):
     expires_in_days = StrictInteger(
         load_default=None, allow_none=True,
         validate=validate.Range(min=1, max=token_service.MAX_EXPIRES_IN_DAYS),
-        metadata={"description": "omit or null for a token that never expires"})
+        metadata={"description": "days until it expires, at most until the calling token "
+                                 "expires; omit or null: never, or when the calling token "
+                                 "expires if it does"})
 
 
 TokenPageSchema = page_of(TokenSchema, "TokenPageSchema")
@@ -62,14 +67,21 @@ class Tokens(MethodView):
     @blp.arguments(CreateTokenSchema)
     @blp.response(201, CreatedTokenSchema)
     @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(422, description="invalid body")
+    @blp.alt_response(422, description="invalid body; an expiry later than the calling "
+                                       "token's")
     def post(self, body):
-        """Create a token for the caller's company; the answer holds the secret once."""
+        """Create a token for the caller's company; the answer holds the secret once.
+
+        The new token expires no later than the calling token, and revoking the calling
+        token revokes it too. Rate-limited per token (RASTERISATION_TOKEN_RATE_LIMIT)."""
         try:
-            row, plaintext = token_service.issue_token(company_id=current_company(), **body)
-        except ValueError as exc:
-            abort(422, message=f"invalid request: {exc}",
-                  errors={"json": {"name": [str(exc)]}})
+            row, plaintext = token_service.issue_token(company_id=current_company(),
+                                                       parent=current_token(), **body)
+        except token_service.TokenFieldError as exc:
+            abort(422, message=f"invalid request: {exc.field}: {exc}",
+                  errors={"json": {exc.field: [str(exc)]}})
+        except token_service.InvalidToken as exc:  # revoked while this one was made
+            abort(401, message=exc.reason)
         row.token = plaintext
         return row
 
@@ -80,7 +92,8 @@ class TokenItem(MethodView):
     @blp.alt_response(401, description="missing or invalid token")
     @blp.alt_response(404, description="no such token in the caller's company")
     def delete(self, token_id):
-        """Revoke a token (idempotent). It stops working immediately."""
+        """Revoke a token (idempotent), and every token created with it. They stop working
+        immediately."""
         if token_service.revoke_token(company_id=current_company(), token_id=token_id) is None:
             abort(404, message=f"no token {token_id} in your company")
         return None

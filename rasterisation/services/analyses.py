@@ -51,6 +51,7 @@ class StoredPhoto:
 
     def __init__(self, image: Image, *, storage=None):
         self.image = image
+        self._ids = (image.id, image.company_id)  # still known if a rollback expires `image`
         self.storage = storage or get_storage()
         self._pixels: np.ndarray | None = None
         self._photo: PhotoAnalysis | None = None
@@ -187,11 +188,19 @@ class StoredPhoto:
         self._pending.append(row)  # added at save(): no autoflush surprise mid-request
 
     def save(self) -> None:
-        """Commit the queued cache rows (one fsync per request, not one per row).
+        """Commit the queued cache rows (one fsync per request, not one per row), then make
+        sure the image still exists: when it was deleted while this request ran, everything
+        under its prefix (what this request stored too) is removed and the answer is 404.
 
         A concurrent request may have written some of the same rows first: then each row is
         retried alone and the ones that already exist are skipped.
         """
+        from rasterisation.services.images import ensure_alive
+
+        self._commit_pending()
+        ensure_alive(*self._ids, storage=self.storage)
+
+    def _commit_pending(self) -> None:
         if not self._pending:
             return
         rows, self._pending = self._pending, []

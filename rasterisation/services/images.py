@@ -7,8 +7,13 @@ Consistency without distributed transactions:
 
 * store: put the object, then insert the row; a failed put raises ``StorageError`` before any
   row exists; a failed insert deletes the object again.
-* delete: delete every object under the image prefix, then the row; a failed storage delete
-  keeps the row, so the client can simply retry.
+* delete: mark the row deleted (``deleted_at``, committed: from then on every lookup answers
+  404), delete every object under the image prefix, then the row. A failure half-way leaves a
+  marked row that no request can see; a retried DELETE or the sweeper
+  (``rasterisation storage sweep``, also scheduled by ``rasterisation serve``) finishes it.
+* a request that writes derived objects (masks, analyses) re-reads the row after storing them
+  (:func:`ensure_alive`); when the image was deleted meanwhile it removes what is under the
+  prefix and answers 404, so nothing derived from a deleted face survives.
 
 Example
 -------
@@ -36,7 +41,8 @@ from rasterisation.storage import StorageError, get_storage
 
 __all__ = [
     "store_image", "list_images", "count_images", "get_image", "get_image_or_404",
-    "delete_image", "signed_url", "settings", "sanitise_filename",
+    "delete_image", "signed_url", "settings", "sanitise_filename", "ensure_alive",
+    "image_is_alive", "get_image_for_delete",
 ]
 
 log = logging.getLogger(__name__)
@@ -105,7 +111,9 @@ def store_image(*, company_id, data: bytes, filename: str | None = None,
 
 
 def _company_images(company_id):
-    return sa.select(Image).where(Image.company_id == company_id)
+    """The company's images that are not marked deleted."""
+    return (sa.select(Image).where(Image.company_id == company_id)
+            .where(Image.deleted_at.is_(None)))
 
 
 def list_images(company_id, *, page: int = 1, page_size: int = 20) -> list[Image]:
@@ -134,13 +142,69 @@ def get_image_or_404(company_id, image_id) -> Image:
     return image
 
 
+def get_image_for_delete(company_id, image_id) -> Image:
+    """The image to delete, a marked one too (a retried DELETE finishes the job); 404 if
+    there is no row at all."""
+    image = db.session.scalar(sa.select(Image).where(Image.company_id == company_id)
+                              .where(Image.id == image_id))
+    if image is None:
+        abort(404, message=f"no image {image_id} in company {company_id}")
+    return image
+
+
 def delete_image(image: Image, *, storage=None) -> int:
-    """Delete every stored object under the image prefix, then the row (and its cascade)."""
+    """Mark the row deleted (committed), delete every stored object under the image prefix,
+    then the row (and its cascade). Return how many objects were removed.
+
+    Each step is safe to repeat: after a failure the row stays marked (invisible to every
+    lookup) and a retry or the sweeper completes the delete.
+    """
     storage = storage or get_storage()
+    if image.deleted_at is None:
+        image.deleted_at = utcnow()
+        db.session.commit()
     removed = storage.delete_prefix(image.prefix)
-    db.session.delete(image)
+    # a Core DELETE: a concurrent delete (or the sweeper) that removed the row first is not
+    # an error here, where the ORM would raise StaleDataError
+    db.session.execute(sa.delete(Image).where(Image.id == image.id)
+                       .execution_options(synchronize_session=False))
     db.session.commit()
+    if image in db.session:
+        db.session.expunge(image)
     return removed
+
+
+def image_is_alive(image_id) -> bool:
+    """Whether the image's row exists and is not marked deleted, read from the database now
+    (not from the session's identity map)."""
+    db.session.commit()  # end any open transaction: read what is committed now
+    deleted = db.session.execute(
+        sa.select(Image.deleted_at).where(Image.id == image_id)).first()
+    return deleted is not None and deleted[0] is None
+
+
+def ensure_alive(image_id, company_id, *, storage=None) -> None:
+    """Call after storing objects derived from an image: when the image was deleted
+    meanwhile, remove everything under its prefix (what this request wrote included) and
+    answer 404. Safe against the race: a delete marks the row before it removes the
+    prefix, so either this check sees the mark, or the delete's removal runs after these
+    objects were stored and takes them too.
+
+    Takes ids, not the row: a rolled-back transaction may have expired the row object."""
+    if image_is_alive(image_id):
+        return
+    storage = storage or get_storage()
+    prefix = image_prefix(company_id, image_id)
+    try:
+        removed = storage.delete_prefix(prefix)
+    except StorageError:
+        log.warning("image %s deleted during a request; the sweeper will remove what it "
+                    "stored under %s", image_id, prefix)
+    else:
+        log.info("image %s deleted during a request: removed %d objects it left", image_id,
+                 removed)
+    abort(404, message=f"image {image_id} was deleted while this request ran; "
+                       "nothing was kept")
 
 
 def signed_url(key: str, *, storage=None, expires_in: int | None = None

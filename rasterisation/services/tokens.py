@@ -27,7 +27,7 @@ from rasterisation.models import ApiToken, Company, utcnow
 __all__ = [
     "TOKEN_PREFIX", "TOKEN_PATTERN", "TOKEN_STATES", "InvalidToken", "generate_token",
     "hash_token", "issue_token", "list_tokens", "count_tokens", "revoke_token",
-    "authenticate_token", "touch_last_used", "LAST_USED_RESOLUTION",
+    "authenticate_token", "touch_last_used", "LAST_USED_RESOLUTION", "TokenFieldError",
 ]
 
 TOKEN_PREFIX = "rst_"
@@ -37,6 +37,14 @@ MAX_EXPIRES_IN_DAYS = 3650
 log = logging.getLogger(__name__)
 # last_used_at is written at most this often per token, not on every request
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenFieldError(ValueError):
+    """A bad value for one field of a token request; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidToken(Exception):
@@ -55,28 +63,52 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(*, company_id, name: str = "default",
-                expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+def issue_token(*, company_id, name: str = "default", expires_in_days: int | None = None,
+                parent: ApiToken | None = None) -> tuple[ApiToken, str]:
     """Create a token for ``company_id``; return the row and the plaintext (shown once).
 
-    Raises ``LookupError`` for an unknown company and ``ValueError`` for a bad name/expiry.
+    ``parent`` is the token that mints this one (the API's caller): the new token expires no
+    later than its parent (omitted ``expires_in_days``: at the parent's expiry), and revoking
+    the parent revokes it.
+
+    Raises ``LookupError`` for an unknown company and ``TokenFieldError`` (a ``ValueError``)
+    for a bad name or expiry.
     """
     name = (name or "").strip()
     if not 1 <= len(name) <= 200:
-        raise ValueError("a token name must be 1 to 200 characters")
+        raise TokenFieldError("name", "a token name must be 1 to 200 characters")
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRES_IN_DAYS:
-        raise ValueError(f"expires_in_days must be between 1 and {MAX_EXPIRES_IN_DAYS}")
+        raise TokenFieldError("expires_in_days",
+                              f"expires_in_days must be between 1 and {MAX_EXPIRES_IN_DAYS}")
     if db.session.get(Company, company_id) is None:
         raise LookupError(f"no company {company_id}")
     plaintext = generate_token()
     now = utcnow()
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+    if parent is not None and parent.expires_at is not None:
+        if expires_at is None:
+            expires_at = parent.expires_at
+        elif expires_at > parent.expires_at:
+            raise TokenFieldError(
+                "expires_in_days",
+                f"a token cannot outlive the token that creates it: this one expires at "
+                f"{parent.expires_at.isoformat()}, so at most "
+                f"{max(0, (parent.expires_at - now).days)} days (or omit the field)")
     row = ApiToken(
         id=uuid.uuid4(), company_id=company_id, name=name, token_hash=hash_token(plaintext),
-        prefix=plaintext[:12], created_at=now,
-        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+        prefix=plaintext[:12], created_at=now, expires_at=expires_at,
+        parent_id=parent.id if parent is not None else None,
     )
     db.session.add(row)
     db.session.commit()
+    if parent is not None:
+        # the parent may have been revoked while this one was made: its revocation cascades
+        # over the children it can see, so look again now that this one is committed
+        revoked = db.session.execute(sa.select(ApiToken.revoked_at)
+                                     .where(ApiToken.id == parent.id)).scalar()
+        if revoked is not None:
+            _revoke_descendants([parent.id], now=utcnow())
+            raise InvalidToken("this token was revoked")
     return row, plaintext
 
 
@@ -97,14 +129,35 @@ def count_tokens(company_id) -> int:
 
 
 def revoke_token(*, company_id, token_id) -> ApiToken | None:
-    """Revoke one of ``company_id``'s tokens (idempotent). None if it is not theirs."""
+    """Revoke one of ``company_id``'s tokens and every token minted from it, recursively
+    (idempotent). None if it is not theirs."""
     row = db.session.get(ApiToken, token_id)
     if row is None or row.company_id != company_id:
         return None
+    now = utcnow()
     if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        db.session.commit()
+        row.revoked_at = now
+        db.session.commit()  # before the cascade: see issue_token
+    _revoke_descendants([row.id], now=now)
     return row
+
+
+def _revoke_descendants(ids, *, now) -> int:
+    """Revoke the tokens minted from ``ids``, their children and so on; how many."""
+    count, frontier, seen = 0, list(ids), set(ids)
+    while frontier:
+        children = [c for c in db.session.scalars(
+            sa.select(ApiToken.id).where(ApiToken.parent_id.in_(frontier))) if c not in seen]
+        seen.update(children)
+        if children:
+            count += db.session.execute(
+                sa.update(ApiToken).where(ApiToken.id.in_(children),
+                                          ApiToken.revoked_at.is_(None))
+                .values(revoked_at=now).execution_options(synchronize_session=False)
+            ).rowcount
+        frontier = children
+    db.session.commit()
+    return count
 
 
 def authenticate_token(token: str, *, now: datetime | None = None) -> ApiToken:

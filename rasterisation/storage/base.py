@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import re
+from datetime import datetime
 
 __all__ = ["Storage", "StorageError", "ObjectNotFound", "validate_key", "validate_prefix"]
 
@@ -74,3 +75,14 @@ class Storage(abc.ABC):
         Local storage answers a path relative to the app root (``files/...``); the API joins it
         to the public base URL. S3 backends answer an absolute presigned URL.
         """
+
+    # listing, for the sweeper (``rasterisation storage sweep``); not abstract, so a minimal
+    # store (a test double) needs only the five calls above
+    def list_dirs(self, prefix: str) -> list[str]:
+        """The "directories" directly under ``prefix`` (itself ending in ``/``), each as a
+        prefix ending in ``/``: ``companies/`` -> ``["companies/<cid>/", ...]``."""
+        raise NotImplementedError(f"{self.name} storage cannot list")
+
+    def newest(self, prefix: str) -> datetime | None:
+        """When the newest object under ``prefix`` was written (aware UTC), None if none."""
+        raise NotImplementedError(f"{self.name} storage cannot list")

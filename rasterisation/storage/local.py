@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -83,6 +84,31 @@ class LocalStorage(Storage):
             raise StorageError(f"local storage cannot delete {prefix}: {exc.strerror or exc}") \
                 from exc
         return count
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        directory = self.root / validate_prefix(prefix)[:-1]
+        try:
+            return sorted(f"{prefix}{p.name}/" for p in directory.iterdir()
+                          if p.is_dir() and not p.name.startswith("."))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"local storage cannot list {prefix}: {exc.strerror or exc}") \
+                from exc
+
+    def newest(self, prefix: str) -> datetime | None:
+        """Files (half-written temporary ones too) and, for an empty directory, itself."""
+        directory = self.root / validate_prefix(prefix)[:-1]
+        try:
+            times = [p.stat().st_mtime for p in directory.rglob("*") if p.is_file()]
+            if not times and directory.is_dir():
+                times = [directory.stat().st_mtime]
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"local storage cannot list {prefix}: {exc.strerror or exc}") \
+                from exc
+        return datetime.fromtimestamp(max(times), timezone.utc) if times else None
 
     def url(self, key: str, *, expires_in: int) -> str:
         validate_key(key)

@@ -139,6 +139,30 @@ class MinioStorage(Storage):
             raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
         return len(names)
 
+    def list_dirs(self, prefix: str) -> list[str]:
+        validate_prefix(prefix)
+        self._ensure_bucket()
+        try:
+            return sorted(o.object_name for o in self.client.list_objects(
+                bucket_name=self.bucket, prefix=prefix, recursive=False) if o.is_dir)
+        except S3Error as exc:
+            raise StorageError(f"S3 list {prefix}: {exc.code}") from exc
+        except _NETWORK_ERRORS as exc:
+            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
+
+    def newest(self, prefix: str):
+        validate_prefix(prefix)
+        self._ensure_bucket()
+        try:
+            times = [o.last_modified for o in self.client.list_objects(
+                bucket_name=self.bucket, prefix=prefix, recursive=True)
+                if o.last_modified is not None]
+        except S3Error as exc:
+            raise StorageError(f"S3 list {prefix}: {exc.code}") from exc
+        except _NETWORK_ERRORS as exc:
+            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
+        return max(times) if times else None
+
     def url(self, key: str, *, expires_in: int) -> str:
         validate_key(key)
         # presigning is computed locally (region given), no request is sent
