@@ -47,6 +47,24 @@ def _draw(picture, result, style: Style, *, fmt: str, background: bytes | None
     return encode(render(picture, result.masks, style=style), format=fmt), CONTENT_TYPES[fmt]
 
 
+def merge_feedback(quality: dict, own: dict) -> dict:
+    """The photo's quality feedback plus what the algorithm says of itself (e.g. pores'
+    ``low_resolution`` with the px/mm it needs): problems in order without repeats,
+    measures merged.
+
+    >>> merge_feedback({"problems": ["blurry"]},
+    ...                {"problems": ["low_resolution"], "measures": {"needed_px_per_mm": 6}})
+    {'problems': ['blurry', 'low_resolution'], 'measures': {'needed_px_per_mm': 6}}
+    """
+    out = dict(quality)
+    problems = list(quality.get("problems", []))
+    problems += [p for p in own.get("problems", []) if p not in problems]
+    out["problems"] = problems
+    if own.get("measures"):
+        out["measures"] = {**quality.get("measures", {}), **own["measures"]}
+    return out
+
+
 def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str = "jpeg",
                mask_over_image: bool = True) -> list[dict]:
     """The response items, one per spec, in request order."""
@@ -85,7 +103,7 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
             summary = photo.summary(algorithm.tech_name, image_type)
             if feedback is None:
                 feedback = photo.feedback()
-            item["feedback"] = feedback
+            item["feedback"] = merge_feedback(feedback, summary.feedback)
             if spec.main_metric and summary.main_metric is not None:
                 item["main_metric"] = summary.main_metric.to_dict()
             if spec.sub_metrics:

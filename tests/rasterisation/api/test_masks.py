@@ -211,3 +211,22 @@ def test_deleting_the_image_removes_results_and_renders(app, client, company, au
         assert RenderRecord.query.count() == AnalysisRecord.query.count() == 0
         assert ImageFace.query.count() == 0
     assert _fetch(client, url)[0] == 404
+
+
+def test_an_algorithm_says_when_the_photo_is_too_coarse(client, company, auth_headers,
+                                                        astronaut_id):
+    """Pores need 6 px/mm; the astronaut's face has ~1: the item says low_resolution with
+    both figures and gives no score, and the skin mask is its own analysis."""
+    body = {"image_id": astronaut_id, "image_type": "original",
+            "masks": [{"algorithm_tech_name": "pores", "main_metric": True},
+                      {"algorithm_tech_name": "skin", "sub_metrics": True}]}
+    response = _post(client, V4, company, auth_headers, body)
+    assert response.status_code == 200, response.json
+    pores, skin = response.json
+    assert "low_resolution" in pores["feedback"]["problems"]
+    measures = pores["feedback"]["measures"]
+    assert measures["actual_px_per_mm"] < measures["needed_px_per_mm"]
+    assert pores["main_metric"] is None or pores["main_metric"]["value"] is None
+    assert skin["error"] is None and skin["masked_image_url"]
+    assert "low_resolution" not in skin["feedback"]["problems"]
+    assert {m["tech_name"] for m in skin["sub_metrics"]} >= {"skin_area", "hair_fraction"}
