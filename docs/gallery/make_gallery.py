@@ -1,9 +1,14 @@
-"""Regenerate the README gallery: every algorithm's default mask on the astronaut.
+"""Regenerate the gallery: every algorithm's default mask on three real portraits of
+different skin tones and on the astronaut.
 
 Usage: .venv/bin/python docs/gallery/make_gallery.py
-Writes docs/gallery/<tech_name>.jpg (the face region, 2x, JPEG q85) and the table between the
-``<!-- gallery -->`` markers of README.md.
-The astronaut is scikit-image's data.astronaut() (public domain, NASA).
+Writes docs/gallery/<photo>/<tech_name>.jpg (the face region, JPEG q85, at most 360 px) and
+the table between the ``<!-- gallery -->`` markers of README.md and of docs/gallery/README.md.
+
+Photos: scikit-image's data.astronaut() (public domain, NASA), and london_107, london_024 and
+london_042 from tests/data/photos (Face Research Lab London Set, DeBruine & Jones 2017,
+CC BY 4.0: https://doi.org/10.6084/m9.figshare.5047666.v5; the derived pictures here carry
+that licence and attribution, see docs/gallery/README.md).
 """
 from __future__ import annotations
 
@@ -19,40 +24,80 @@ from rasterisation.pipeline import PhotoAnalysis
 from rasterisation.render import default_style, render
 
 OUT = Path(__file__).resolve().parent
-README = OUT.parent.parent / "README.md"
-COLUMNS = 5
+ROOT = OUT.parent.parent
+PHOTOS = {
+    "astronaut": None,
+    "london_107": "light skin, 41",
+    "london_024": "intermediate skin, 47",
+    "london_042": "dark skin, 27",
+}
+SIZE = 360
+MARKERS = ("<!-- gallery -->", "<!-- /gallery -->")
+
+
+def load(name: str) -> np.ndarray:
+    if name == "astronaut":
+        return data.astronaut()
+    with Image.open(ROOT / "tests" / "data" / "photos" / f"{name}.jpg") as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def face_crop(photo: PhotoAnalysis) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = photo.face.box
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * max(x1 - x0, y1 - y0)
+    h, w = photo.image.shape[:2]
+    return (int(max(0, cx - half)), int(max(0, cy - half)), int(min(w, cx + half)),
+            int(min(h, cy + half)))
+
+
+def value_of(result) -> str:
+    metric = result.main_metric
+    if metric is None or metric.value is None:
+        problems = result.feedback.get("problems", []) if result.feedback else []
+        return "null (low_resolution)" if "low_resolution" in problems else ""
+    return metric.value if isinstance(metric.value, str) else f"{metric.value:.0f}"
 
 
 def main():
-    photo = PhotoAnalysis(data.astronaut())
-    x0, y0, x1, y1 = photo.face.box
-    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * max(x1 - x0, y1 - y0)
-    box = [int(max(0, cx - half)), int(max(0, cy - half)), int(cx + half), int(cy + half)]
-    rows = []
-    for name in registry.names():
-        result = photo.result(name, image_type="original")
-        picture = render(photo.image, result.masks, style=default_style(name))
-        crop = picture[box[1]:box[3], box[0]:box[2]]
-        crop = cv2.resize(crop, (crop.shape[1] * 2, crop.shape[0] * 2),
-                          interpolation=cv2.INTER_LANCZOS4)
-        Image.fromarray(np.ascontiguousarray(crop)).save(OUT / f"{name}.jpg", quality=85)
-        metric = result.main_metric
-        value = "" if metric is None else (metric.value if isinstance(metric.value, str)
-                                           else f"{metric.value:.0f}")
-        rows.append((name, value))
-    lines = []
-    for start in range(0, len(rows), COLUMNS):
-        chunk = rows[start:start + COLUMNS]
-        lines.append("| " + " | ".join(f"`{n}` {v}" for n, v in chunk) + " |")
-        if start == 0:
-            lines.append("|" + "---|" * len(chunk))
-        lines.append("| " + " | ".join(f"![{n}](docs/gallery/{n}.jpg)" for n, _ in chunk) + " |")
+    names = registry.names()
+    cells: dict[str, dict[str, tuple[str, str]]] = {n: {} for n in names}
+    for photo_name in PHOTOS:
+        photo = PhotoAnalysis(load(photo_name))
+        x0, y0, x1, y1 = face_crop(photo)
+        folder = OUT / photo_name
+        folder.mkdir(exist_ok=True)
+        for name in names:
+            result = photo.result(name, image_type="original")
+            cells[name][photo_name] = (f"{photo_name}/{name}.jpg", value_of(result))
+            if not registry.get(name).mask_types:
+                continue
+            picture = render(photo.image, result.masks, style=default_style(name))
+            crop = np.ascontiguousarray(picture[y0:y1, x0:x1])
+            scale = SIZE / max(crop.shape[:2])
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LANCZOS4
+            crop = cv2.resize(crop, (round(crop.shape[1] * scale), round(crop.shape[0] * scale)),
+                              interpolation=interp)
+            Image.fromarray(crop).save(folder / f"{name}.jpg", quality=85)
+    header = "| algorithm | " + " | ".join(
+        f"{p}" + (f" ({d})" if d else "") for p, d in PHOTOS.items()) + " |"
+    lines = [header, "|---|" + "---|" * len(PHOTOS)]
+    for name in names:
+        row = [f"`{name}`"]
+        for photo_name in PHOTOS:
+            path, value = cells[name][photo_name]
+            if registry.get(name).mask_types:
+                row.append(f"![{name} {photo_name}](PREFIX{path}) {value}")
+            else:  # nothing drawn: the score alone
+                row.append(value)
+        lines.append("| " + " | ".join(row) + " |")
     table = "\n".join(lines)
-    text = README.read_text()
-    head, rest = text.split("<!-- gallery -->", 1)
-    _, tail = rest.split("<!-- /gallery -->", 1)
-    README.write_text(f"{head}<!-- gallery -->\n{table}\n<!-- /gallery -->{tail}")
-    print(table)
+    for target, prefix in ((ROOT / "README.md", "docs/gallery/"), (OUT / "README.md", "")):
+        text = target.read_text()
+        head, rest = text.split(MARKERS[0], 1)
+        _, tail = rest.split(MARKERS[1], 1)
+        target.write_text(f"{head}{MARKERS[0]}\n{table.replace('PREFIX', prefix)}\n"
+                          f"{MARKERS[1]}{tail}")
+    print(table.replace("PREFIX", ""))
 
 
 if __name__ == "__main__":
