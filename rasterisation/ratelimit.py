@@ -12,8 +12,8 @@ limit) unless ``RASTERISATION_REDIS_URL`` is set: then every worker and machine 
 The limiter runs after authentication (its ``before_request`` hook is registered after
 ``init_auth``), so the key is the token's id; a request without a valid token is a 401 before
 any counter moves. A breach answers 429 in the one error shape, with ``Retry-After`` (seconds
-until the window lets one more request through). If Redis is unreachable the limiter lets requests through and
-logs it (fail open): a rate limiter outage must not take the API down.
+until the window lets one more request through). If Redis is unreachable the limiter lets
+requests through and logs it (fail open): a rate limiter outage must not take the API down.
 
 Example
 -------

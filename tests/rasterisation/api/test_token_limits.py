@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
-from datetime import timedelta
 
 import pytest
 
