@@ -71,7 +71,10 @@ def main():
 
     data_dir = tempfile.mkdtemp(prefix="rst-bench-")
     port = free_port()
-    env = {**os.environ, "RASTERISATION_DATA_DIR": data_dir, "RASTERISATION_PORT": str(port)}
+    # per-token rate limits off: this measures throughput, not the limiter (16 clients share
+    # one token and would get 429 after RASTERISATION_RATE_LIMIT requests a minute)
+    env = {**os.environ, "RASTERISATION_DATA_DIR": data_dir, "RASTERISATION_PORT": str(port),
+           "RASTERISATION_RATE_LIMIT": "off"}
     cli(env, "db", "upgrade")
     company = cli(env, "companies", "create", "bench")
     token = cli(env, "tokens", "create", "--company", company)

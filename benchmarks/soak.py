@@ -125,7 +125,8 @@ def main() -> int:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RASTERISATION_")}
     env.update({"RASTERISATION_DATA_DIR": data_dir, "RASTERISATION_HOST": "127.0.0.1",
-                "RASTERISATION_PORT": str(port), "RASTERISATION_MAX_REQUESTS": "0"})
+                "RASTERISATION_PORT": str(port), "RASTERISATION_MAX_REQUESTS": "0",
+                "RASTERISATION_RATE_LIMIT": "off"})
     for name in ("RASTERISATION_MODEL_DIR", "RASTERISATION_MODEL_WHEEL"):
         if name in os.environ:
             env[name] = os.environ[name]
