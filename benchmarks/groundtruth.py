@@ -37,7 +37,7 @@ on a freckle, mole or real spot already there). Features keep ``GAP_MM`` from ea
 **Colour model** (physical, in linear light, sRGB decoded): pores and lines are shadows
 (every channel multiplied by ``1 - depth * coverage``); acne and the flush add haemoglobin
 and pigmentation adds melanin (linear RGB multiplied by ``exp(-k * coverage * spectrum)``
-with the spectra ``HAEMOGLOBIN`` / ``MELANIN`` of ``algorithms.skin.common``). Shapes are
+with the spectra ``HAEMOGLOBIN`` / ``MELANIN`` of ``algorithms.skin.chromophores``). Shapes are
 rasterised 4x supersampled and blurred by the camera's point spread (sigma 0.5 px) before
 being box-averaged to pixels, so sub-pixel features have the right, low, contrast.
 
@@ -57,7 +57,7 @@ from shapely.affinity import affine_transform
 from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import unary_union
 
-from algorithms.skin.common import HAEMOGLOBIN, MELANIN
+from algorithms.skin.chromophores import HAEMOGLOBIN, MELANIN
 
 __all__ = ["Truth", "Scene", "SkinMap", "inject", "clear_skin", "pore_radius_range",
            "skin_tone_variant", "upscale", "match_points", "match_lines", "match_polygons",

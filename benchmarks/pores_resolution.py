@@ -32,7 +32,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from algorithms.face import analyse_face  # noqa: E402
 from algorithms.face.regions import feature_polygons  # noqa: E402
-from algorithms.skin import common as C  # noqa: E402
+from algorithms.skin.areas import features_by_area  # noqa: E402
+from algorithms.skin.geometry import rasterise  # noqa: E402
+from algorithms.skin.skin_image import prepare  # noqa: E402
 from algorithms.skin import pores as P  # noqa: E402
 
 PHOTOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -69,14 +71,14 @@ def closeup(img, label):
     t = time.perf_counter()
     res = P.Pores().analyse(img, face)
     dt = time.perf_counter() - t
-    skin = C.prepare(face)
+    skin = prepare(face)
     feats = res.masks[0].features
     pts = np.array([[f.geometry.x, f.geometry.y] for f in feats]).reshape(-1, 2)
     xi, yi = pts[:, 0].astype(int), pts[:, 1].astype(int)
     fp = feature_polygons(face.landmarks_restored)
-    off = C.rasterise(fp["right_brow"].union(fp["left_brow"]).union(fp["right_nostril"])
-                      .union(fp["left_nostril"]), skin.shape)
-    by = C.features_by_area(pts, skin, P.AREAS)
+    off = rasterise(fp["right_brow"].union(fp["left_brow"]).union(fp["right_nostril"])
+                    .union(fp["left_nostril"]), skin.shape)
+    by = features_by_area(pts, skin, P.AREAS)
     subs = {m.tech_name: m.value for m in res.sub_metrics}
     score = res.main_metric.value
     print(f"| {label} | {face.px_per_mm:.2f} | "

@@ -46,7 +46,7 @@ def bench(image: np.ndarray, runs: int) -> dict[str, list[float]]:
     from algorithms.face import analyse_face
     from algorithms.face.analyse import face_from_landmarks
     from algorithms.face.roi import Pyramid
-    from algorithms.skin import common as C
+    from algorithms.skin.skin_image import prepare
 
     times: dict[str, list[float]] = {k: [] for k in ("face", "prepare", *SKIN, "all eight")}
     base = analyse_face(image)
@@ -58,7 +58,7 @@ def bench(image: np.ndarray, runs: int) -> dict[str, list[float]]:
         times["face"].append(time.perf_counter() - t)
         face = face_from_landmarks(Pyramid(image), base.landmarks, base.landmarks_z)
         t = time.perf_counter()
-        skin = C.prepare(face)
+        skin = prepare(face)
         skin.haemoglobin  # noqa: B018 - chromophore maps are part of the shared work
         times["prepare"].append(time.perf_counter() - t)
         total = times["prepare"][-1]

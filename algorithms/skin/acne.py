@@ -1,7 +1,7 @@
 """Acne: small red spots standing out of the surrounding skin, as polygons.
 
 Method (docs/algorithms.md#acne): local redness R = smooth(H) - background(H) of the
-haemoglobin index H (:func:`algorithms.skin.common.chromophore_indices`: shading and melanin
+haemoglobin index H (:func:`algorithms.skin.chromophores.chromophore_indices`: shading and melanin
 cancel, so brown spots and shadows are not red), with masked Gaussians at SMOOTH_MM and
 BACKGROUND_MM over the skin zone. Spots are the components of R > A_LOW holding a pixel
 > A_HIGH (both raised to LOW_SIGMAS / HIGH_SIGMAS robust noise sigmas of R when the photo is
@@ -15,9 +15,12 @@ from __future__ import annotations
 import numpy as np
 
 from algorithms.registry import Algorithm, MetricSpec, register
-from algorithms.skin import common as C
+from algorithms.skin.areas import SKIN_REGIONS
+from algorithms.skin.scores import density, exp_score, main_metric, numeric, spots_result
+from algorithms.skin.skin_image import SkinImage, prepare, require_face
+from algorithms.skin.spots import local_difference, robust_sigma, spot_components
 
-ZONE = C.SKIN_REGIONS
+ZONE = SKIN_REGIONS
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
 SMOOTH_MM = 0.35
 BACKGROUND_MM = 4.0
@@ -55,8 +58,8 @@ class Acne(Algorithm):
     )
 
     def analyse(self, image, face):
-        face = C.require_face(face)
-        skin = C.prepare(face)
+        face = require_face(face)
+        skin = prepare(face)
         zone = skin.finding_zone(ZONE, colour=True)
         spots = detect(skin, zone)
         area = np.array([s["area_mm2"] for s in spots])
@@ -64,19 +67,19 @@ class Acne(Algorithm):
         cut = np.array([s["cut"] for s in spots])
         centres = np.array([s["centre"] for s in spots]).reshape(-1, 2)
 
-        def metrics(sel, zone_px):
-            cm2 = max(skin.px2_to_cm2(zone_px), 1e-6)
+        def metrics(sel, region):
+            cm2 = max(skin.px2_to_cm2(region.sum()), 1e-6)
             n = int(sel.sum())
             load = float((spot_weight(red[sel], cut[sel]) * size_weight(area[sel])).sum()) / cm2
-            subs = [C.numeric("acne", "number_of_regions", n),
-                    C.density("acne", "density_score", n / cm2),
-                    C.numeric("acne", "average_intensity_score",
-                              float(red[sel].mean()) if n else 0.0, "index"),
-                    C.numeric("acne", "average_region_size",
-                              float(area[sel].mean()) if n else 0.0, "mm2")]
-            return C.main_metric("acne", "acne_score", C.exp_score(load, DENSITY_REF)), subs
+            subs = [numeric("acne", "number_of_regions", n),
+                    density("acne", "density_score", n / cm2),
+                    numeric("acne", "average_intensity_score",
+                            float(red[sel].mean()) if n else 0.0, "index"),
+                    numeric("acne", "average_region_size",
+                            float(area[sel].mean()) if n else 0.0, "mm2")]
+            return main_metric("acne", "acne_score", exp_score(load, DENSITY_REF)), subs
 
-        return C.spots_result(type(self), face, skin, spots, centres, zone, metrics, AREAS)
+        return spots_result(type(self), face, skin, spots, centres, zone, metrics, AREAS)
 
 
 def spot_weight(redness: np.ndarray, cut: np.ndarray | float = A_LOW) -> np.ndarray:
@@ -92,11 +95,11 @@ def size_weight(area_mm2: np.ndarray) -> np.ndarray:
     return np.clip((area_mm2 - AREA_MIN_MM2) / AREA_MIN_MM2, 0.0, 1.0)
 
 
-def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
-    red = C.local_difference(skin, skin.haemoglobin, zone, SMOOTH_MM, BACKGROUND_MM)
-    sigma = C.robust_sigma(red[zone])
-    spots = C.spot_components(red, zone, skin, max(A_HIGH, HIGH_SIGMAS * sigma),
-                              max(A_LOW, LOW_SIGMAS * sigma), AREA_MIN_MM2, AREA_MAX_MM2,
-                              THICK_MIN_MM, min_solidity=SOLIDITY_MIN)
+def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
+    red = local_difference(skin, skin.haemoglobin, zone, SMOOTH_MM, BACKGROUND_MM)
+    sigma = robust_sigma(red[zone])
+    spots = spot_components(red, zone, skin, max(A_HIGH, HIGH_SIGMAS * sigma),
+                            max(A_LOW, LOW_SIGMAS * sigma), AREA_MIN_MM2, AREA_MAX_MM2,
+                            THICK_MIN_MM, min_solidity=SOLIDITY_MIN)
     cut = MEAN_SIGMAS * sigma
     return [dict(s, cut=max(cut, A_LOW)) for s in spots if s["intensity"] >= cut]

@@ -18,7 +18,10 @@ import numpy as np
 import torch
 
 from algorithms.registry import Algorithm, MetricSpec, register
-from algorithms.skin import common as C
+from algorithms.skin.filters import blur, hessian_eigenvalues
+from algorithms.skin.geometry import bbox_slices, polygons_from_mask, rasterise
+from algorithms.skin.scores import area_results, exp_score, main_metric, make_result, numeric
+from algorithms.skin.skin_image import prepare, require_face
 from algorithms.skin import line_zones as LZ
 from algorithms.skin.lines import RIDGE_GAIN, valley_strength
 from algorithms.types import Feature, Mask
@@ -71,17 +74,17 @@ class EyeAreaCondition(Algorithm):
     )
 
     def analyse(self, image, face):
-        face = C.require_face(face)
-        skin = C.prepare(face)
+        face = require_face(face)
+        skin = prepare(face)
         # filters on the box around both under-eyes and cheeks only (full-size maps, 0 outside)
         box = skin.mask(tuple(r for pair in SIDES.values() for r in pair)
                         + tuple(CROWS.values()))
-        ys, xs = C.bbox_slices(box, int(3 * skin.px(BAG_SCALE_MM)) + 2)
+        ys, xs = bbox_slices(box, int(3 * skin.px(BAG_SCALE_MM)) + 2)
         L = skin.lab[0, ys, xs]
         Ls, bag_v, groove_v = (np.zeros(skin.shape, np.float32) for _ in range(3))
-        Ls[ys, xs] = C.blur(L, skin.px(SMOOTH_MM)).cpu().numpy()
+        Ls[ys, xs] = blur(L, skin.px(SMOOTH_MM)).cpu().numpy()
         bag_v[ys, xs] = _vertical_valley(L, skin.px(BAG_SCALE_MM))
-        l1, _ = C.hessian_eigenvalues(L, skin.px(GROOVE_SCALE_MM))
+        l1, _ = hessian_eigenvalues(L, skin.px(GROOVE_SCALE_MM))
         groove_v[ys, xs] = l1.clamp_min(0).cpu().numpy()
         wr_v = np.zeros(skin.shape, np.float32)
         v, _ = valley_strength(L, [skin.px(WRINKLE_SCALE_MM)])
@@ -101,22 +104,22 @@ class EyeAreaCondition(Algorithm):
             ref = float(np.median(Ls[cm]))
             dark = ref - Ls
             excess = np.maximum(dark[um] - DC_FLOOR, 0.0)
-            dc = C.exp_score(float(excess.mean()), DC_REF)
-            bags = C.exp_score(float(bag_v[um].mean()), BAG_REF)
+            dc = exp_score(float(excess.mean()), DC_REF)
+            bags = exp_score(float(bag_v[um].mean()), BAG_REF)
             cols = np.arange(skin.shape[1])[None, :]
             cx = float(np.nonzero(um)[1].mean())
             inner = um & ((cols > cx) if cx < mid_x else (cols < cx))
-            groove = C.exp_score(float(groove_v[inner].mean()) if inner.any() else 0.0,
-                                 GROOVE_REF)
+            groove = exp_score(float(groove_v[inner].mean()) if inner.any() else 0.0,
+                               GROOVE_REF)
             wrinkles = _wrinkles_score(wr_v, crows[area], skin)
             wrinkles = pooled if wrinkles is None else wrinkles
             wrinkles = 100.0 if wrinkles is None else wrinkles
             main = float(np.dot(WEIGHTS, (dc, bags, groove, wrinkles)))
             depth = float(np.median(dark[um]))
             sides[area] = (main, dc, bags, groove, wrinkles, depth, um.sum())
-            for poly in C.polygons_from_mask((dark >= DC_LEVEL) & um,
-                                             skin.px(1) ** 2 * MIN_AREA_MM2, 0.75):
-                m = C.rasterise(poly, skin.shape) & um
+            for poly in polygons_from_mask((dark >= DC_LEVEL) & um,
+                                           skin.px(1) ** 2 * MIN_AREA_MM2, 0.75):
+                m = rasterise(poly, skin.shape) & um
                 feats.append(Feature(poly, {"intensity": float(dark[m].mean()) if m.any()
                                             else DC_LEVEL, "area": area}))
         if not sides:
@@ -125,12 +128,12 @@ class EyeAreaCondition(Algorithm):
 
         def metrics(vals):
             main, dc, bags, groove, wrinkles, depth = vals
-            return (C.main_metric("eye_area_condition", "eye_area_score", main),
-                    [C.main_metric("eye_area_condition", "dark_circles_score", dc),
-                     C.main_metric("eye_area_condition", "eyes_bags_score", bags),
-                     C.main_metric("eye_area_condition", "lacrimal_groove_score", groove),
-                     C.main_metric("eye_area_condition", "eye_wrinkles_score", wrinkles),
-                     C.numeric("eye_area_condition", "dark_circles_depth", depth, "L*")])
+            return (main_metric("eye_area_condition", "eye_area_score", main),
+                    [main_metric("eye_area_condition", "dark_circles_score", dc),
+                     main_metric("eye_area_condition", "eyes_bags_score", bags),
+                     main_metric("eye_area_condition", "lacrimal_groove_score", groove),
+                     main_metric("eye_area_condition", "eye_wrinkles_score", wrinkles),
+                     numeric("eye_area_condition", "dark_circles_depth", depth, "L*")])
 
         w = np.array([v[6] for v in sides.values()], float)
         mean = [float(np.average([v[i] for v in sides.values()], weights=w)) for i in range(6)]
@@ -138,21 +141,21 @@ class EyeAreaCondition(Algorithm):
             mean[4] = pooled
             mean[0] = float(np.dot(WEIGHTS, mean[1:5]))
         main, subs = metrics(mean)
-        areas = C.area_results(AREAS, lambda a: metrics(sides[a][:6]) if a in sides else None)
-        return C.make_result(type(self), face, main, subs, areas,
-                             (Mask("polygon_mask", "dark_circles", tuple(feats)),))
+        areas = area_results(AREAS, lambda a: metrics(sides[a][:6]) if a in sides else None)
+        return make_result(type(self), face, main, subs, areas,
+                           (Mask("polygon_mask", "dark_circles", tuple(feats)),))
 
 
 def _wrinkles_score(wr_v: np.ndarray, zone: np.ndarray, skin) -> float | None:
     """Crow's-feet wrinkle score over ``zone``, None below WRINKLE_MIN_MM2 of it."""
     if zone.sum() < skin.px(1) ** 2 * WRINKLE_MIN_MM2:
         return None
-    return C.exp_score(float(wr_v[zone].mean()) - WRINKLE_FLOOR, WRINKLE_REF)
+    return exp_score(float(wr_v[zone].mean()) - WRINKLE_FLOOR, WRINKLE_REF)
 
 
 def _vertical_valley(L: torch.Tensor, sigma: float) -> np.ndarray:
     """Positive part of sigma^2 * d2(G*L)/dy2: horizontal dark valleys (shadow lines)."""
-    g = C.blur(L, sigma)
+    g = blur(L, sigma)
     d2 = torch.zeros_like(g)
     d2[1:-1] = g[2:] - 2 * g[1:-1] + g[:-2]
     return (d2 * sigma ** 2).clamp_min(0).cpu().numpy()

@@ -33,7 +33,12 @@ from shapely.geometry import LineString
 from skimage.morphology import skeletonize
 
 from algorithms.registry import Algorithm, MetricSpec, register
-from algorithms.skin import common as C
+from algorithms.skin.filters import hessian_eigenvalues, masked_blur
+from algorithms.skin.geometry import bbox_slices, index_to_xy, polygon_features
+from algorithms.skin.scores import (density, exp_score, main_metric, make_result, numeric,
+                                    scored_by_area)
+from algorithms.skin.skin_image import SkinImage, prepare, require_face
+from algorithms.skin.spots import hysteresis, robust_sigma
 from algorithms.skin import line_zones as LZ
 from algorithms.types import Feature, Mask
 
@@ -89,8 +94,8 @@ class Lines(Algorithm):
         MetricSpec("lines", f"lines_{t}_length", "numeric", "mm", f"length of {t} lines")))
 
     def analyse(self, image, face):
-        face = C.require_face(face)
-        skin = C.prepare(face)
+        face = require_face(face)
+        skin = prepare(face)
         pts = face.landmarks_restored
         zone = (skin.finding_zone(ZONE) & ~LZ.anatomy_bands(pts, skin.px_per_mm, skin.shape)
                 & ~near_highlights(skin))
@@ -104,37 +109,30 @@ class Lines(Algorithm):
         load_w = length * line_weight(depth)
         energy = valley_energy(skin, zone)
 
-        def summary(sel, area_px, area_zone):
-            cm2 = max(skin.px2_to_cm2(area_px), 1e-6)
+        def metrics(sel, region):
+            cm2 = max(skin.px2_to_cm2(region.sum()), 1e-6)
+            area_zone = zone & region
             e = float(energy[area_zone].mean()) if area_zone.any() else 0.0
             index = e + LOAD_WEIGHT * float(load_w[sel].sum()) / cm2
-            score = C.exp_score(index - INDEX_FLOOR, INDEX_REF)
-            subs = [C.numeric("lines", "wrinkle_index", index, "L*"),
-                    C.numeric("lines", "lines_number", int(sel.sum())),
-                    C.numeric("lines", "deep_lines_number", int(deep[sel].sum())),
-                    C.numeric("lines", "lines_length", float(length[sel].sum()), "mm"),
-                    C.density("lines", "lines_density", float(length[sel].sum()) / cm2,
-                              "mm/cm2")]
-            return score, subs
+            score = exp_score(index - INDEX_FLOOR, INDEX_REF)
+            subs = [numeric("lines", "wrinkle_index", index, "L*"),
+                    numeric("lines", "lines_number", int(sel.sum())),
+                    numeric("lines", "deep_lines_number", int(deep[sel].sum())),
+                    numeric("lines", "lines_length", float(length[sel].sum()), "mm"),
+                    density("lines", "lines_density", float(length[sel].sum()) / cm2,
+                            "mm/cm2")]
+            return main_metric("lines", "lines_score", score), subs
 
-        score, subs = summary(np.ones(len(lines), bool), zone.sum(), zone)
+        main, subs, areas = scored_by_area(skin, centres, zone, metrics, AREAS)
         kinds = np.array([ln["type"] for ln in lines], dtype=object)
         for t in LZ.LINE_TYPES:
             sel = kinds == t
-            subs += [C.numeric("lines", f"lines_{t}_number", int(sel.sum())),
-                     C.numeric("lines", f"lines_{t}_length", float(length[sel].sum()), "mm")]
-        subs += [C.numeric("lines", "lines_mean_depth",
-                           float(depth.mean()) if len(lines) else 0.0, "L*"),
-                 C.numeric("lines", "lines_mean_width",
-                           float(width.mean()) if len(lines) else 0.0, "mm")]
-        inside = C.features_by_area(centres, skin, AREAS)
-
-        def per_area(a):
-            px = skin.area_mask(a).sum()
-            if not skin.area_visible(a):
-                return None
-            s, sub = summary(inside[a], px, zone & skin.area_mask(a))
-            return C.main_metric("lines", "lines_score", s), sub
+            subs += [numeric("lines", f"lines_{t}_number", int(sel.sum())),
+                     numeric("lines", f"lines_{t}_length", float(length[sel].sum()), "mm")]
+        subs += [numeric("lines", "lines_mean_depth",
+                         float(depth.mean()) if len(lines) else 0.0, "L*"),
+                 numeric("lines", "lines_mean_width",
+                         float(width.mean()) if len(lines) else 0.0, "mm")]
 
         def props(ln):
             return {"width": float(ln["width"]), "intensity": float(ln["depth"]),
@@ -143,11 +141,9 @@ class Lines(Algorithm):
 
         fine = tuple(Feature(ln["line"], props(ln)) for ln in lines if not ln["deep"])
         deep_f = tuple(Feature(ln["polygon"], props(ln)) for ln in lines if ln["deep"])
-        return C.make_result(
-            type(self), face, C.main_metric("lines", "lines_score", score), subs,
-            C.area_results(AREAS, per_area),
-            (Mask("polyline_mask", "fine_lines", fine), Mask("polygon_mask", "deep_lines",
-                                                              deep_f)))
+        return make_result(type(self), face, main, subs, areas,
+                           (Mask("polyline_mask", "fine_lines", fine),
+                            Mask("polygon_mask", "deep_lines", deep_f)))
 
 
 HAIR_LINE_Z = 2.0  # colour z-scores of hair (less blood, more melanin); a wrinkle is a
@@ -155,7 +151,7 @@ HAIR_LINE_Z = 2.0  # colour z-scores of hair (less blood, more melanin); a wrink
 HAIR_HUG_MM = 3.0  # a line whose middle half runs this close to hair is the hair's edge
 
 
-def _distance_to_hair(skin: C.SkinImage) -> np.ndarray:
+def _distance_to_hair(skin: SkinImage) -> np.ndarray:
     """Distance (px) of each pixel to the nearest hair, beard or background pixel."""
     import cv2
 
@@ -169,7 +165,7 @@ def _distance_to_hair(skin: C.SkinImage) -> np.ndarray:
 STRAIGHTNESS_MIN = 0.6  # end-to-end distance / length: wrinkles are smooth, hair curls
 
 
-def typed(lines: list[dict], skin: C.SkinImage, points: np.ndarray) -> list[dict]:
+def typed(lines: list[dict], skin: SkinImage, points: np.ndarray) -> list[dict]:
     """Lines with their ``type`` (zone), keeping those whose direction fits the zone's
     orientation prior and which are smooth enough to be wrinkles (see line_zones)."""
     regions = {r: skin.mask((r,)) for r in LZ._REGION_TYPE}
@@ -205,17 +201,17 @@ ENERGY_SCALE_MM = 1.0   # valleys ~2 mm wide: resolved from ~2 px/mm, so close a
                         # photos of one face measure alike
 
 
-def valley_energy(skin: C.SkinImage, zone: np.ndarray) -> np.ndarray:
+def valley_energy(skin: SkinImage, zone: np.ndarray) -> np.ndarray:
     """Valley strength (L* units of line depth) at ENERGY_SCALE_MM inside ``zone``, 0
     elsewhere: the density of wrinkle texture, found lines or not."""
     out = np.zeros(skin.shape, np.float32)
     if not zone.any():
         return out
     s = skin.px(ENERGY_SCALE_MM)
-    ys, xs = C.bbox_slices(zone, int(3 * s) + 2)
+    ys, xs = bbox_slices(zone, int(3 * s) + 2)
     L = skin.lab[0, ys, xs]
     zt = torch.from_numpy(zone[ys, xs].copy()).to(L.device)
-    L = torch.where(zt, L, C.masked_blur(L, zt, 3 * s))
+    L = torch.where(zt, L, masked_blur(L, zt, 3 * s))
     V, _ = valley_strength(L, [s])
     out[ys, xs] = (V / RIDGE_GAIN).cpu().numpy() * zone[ys, xs]
     return out
@@ -224,7 +220,7 @@ def valley_energy(skin: C.SkinImage, zone: np.ndarray) -> np.ndarray:
 HIGHLIGHT_BAND_MM = 2.0  # the dark gap between two specular patches reads as a valley
 
 
-def near_highlights(skin: C.SkinImage) -> np.ndarray:
+def near_highlights(skin: SkinImage) -> np.ndarray:
     """Specular highlights grown by HIGHLIGHT_BAND_MM."""
     import cv2
 
@@ -244,7 +240,7 @@ def valley_strength(L: torch.Tensor, scales_px) -> tuple[torch.Tensor, torch.Ten
     best = torch.zeros_like(L)
     arg = torch.zeros(L.shape, dtype=torch.long, device=L.device)
     for i, s in enumerate(scales_px):
-        l1, l2 = C.hessian_eigenvalues(L, s)
+        l1, l2 = hessian_eigenvalues(L, s)
         ratio = l2.clamp_min(0) / l1.clamp_min(1e-6)
         v = l1.clamp_min(0) * torch.exp(-(ratio ** 2) / (2 * BLOB_BETA ** 2))
         better = v > best
@@ -253,16 +249,16 @@ def valley_strength(L: torch.Tensor, scales_px) -> tuple[torch.Tensor, torch.Ten
     return best, arg
 
 
-def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
+def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
     """Lines inside ``zone``: dicts with line (LineString), polygon, width px, depth L*,
     length px, deep flag, centre (x, y)."""
     if not zone.any():
         return []
     scales = [skin.px(s) for s in SCALES_MM]
-    ys, xs = C.bbox_slices(zone, int(3 * scales[-1]) + 2)
+    ys, xs = bbox_slices(zone, int(3 * scales[-1]) + 2)
     L = skin.lab[0, ys, xs]
     zt = torch.from_numpy(zone[ys, xs].copy()).to(L.device)
-    L = torch.where(zt, L, C.masked_blur(L, zt, scales[-1] * 3))
+    L = torch.where(zt, L, masked_blur(L, zt, scales[-1] * 3))
     V, arg = valley_strength(L, scales)
     depth = (V / RIDGE_GAIN).cpu().numpy()
     arg = arg.cpu().numpy()
@@ -272,10 +268,10 @@ def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
     # reads as deep in L* as light skin's, and scaled thresholds drew it as lines.
     # The valley map of noisy skin (dark skin's L*, stubble, JPEG) has a wide floor: seeds
     # and extents also clear NOISE_HIGH / NOISE_LOW robust sigmas of the map over the zone
-    noise = C.robust_sigma(depth[z]) if z.any() else 0.0
+    noise = robust_sigma(depth[z]) if z.any() else 0.0
     weak = (depth > max(DEPTH_LOW, NOISE_LOW * noise)) & z
     strong = (depth > max(DEPTH_HIGH, NOISE_HIGH * noise)) & z
-    labels, stats, keep = C.hysteresis(strong, weak)
+    labels, stats, keep = hysteresis(strong, weak)
     if len(keep) == 0:
         return []
     sel = np.isin(labels, keep)
@@ -287,7 +283,7 @@ def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
         yy, xx = path[:, 0], path[:, 1]
         d = float(np.median(depth[yy, xx]))
         w = float(np.median(scale_arr[arg[yy, xx]])) * WIDTH_PER_SCALE
-        pts = C.index_to_xy(yy + ys.start, xx + xs.start)
+        pts = index_to_xy(yy + ys.start, xx + xs.start)
         line = LineString(pts).simplify(0.75)
         deep = w >= skin.px(DEEP_WIDTH_MM) and d >= DEEP_DEPTH
         poly = None
@@ -295,7 +291,7 @@ def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
             # the outline of its hysteresis component near this line (the component may
             # hold other lines that touch it)
             comp = labels[yy[len(yy) // 2], xx[len(xx) // 2]]
-            found = C.polygon_features(labels, [comp], stats, simplify_px=0.75)
+            found = polygon_features(labels, [comp], stats, simplify_px=0.75)
             near = line.buffer(w, cap_style="flat")
             poly = (translate(found[0][1], xs.start, ys.start).intersection(near) if found
                     else line.buffer(w / 2))

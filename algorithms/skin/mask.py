@@ -39,6 +39,7 @@ from shapely.geometry.base import BaseGeometry
 from algorithms.face import indices as ix
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import FaceGeometry
+from algorithms.skin.geometry import rasterise  # the one rasteriser of the skin layer
 
 __all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
            "BORDER_BAND_MM"]
@@ -91,8 +92,6 @@ def _disc(radius_px: float) -> np.ndarray:
 
 
 def _fill(geom: BaseGeometry, shape) -> np.ndarray:
-    from algorithms.skin.common import rasterise  # the one rasteriser of the skin layer
-
     return rasterise(geom, shape)
 
 

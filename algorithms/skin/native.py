@@ -28,7 +28,7 @@ restored point inside a zone pixel, and the skin mask stays the one the other al
 Clipped native pixels (a channel outside 3..250) are left out too.
 
 Views are cached per (face, zone key, scale) while the face lives (a weak reference to the
-face, as :func:`algorithms.skin.common.prepare` does: a strong one would keep every face
+face, as :func:`algorithms.skin.skin_image.prepare` does: a strong one would keep every face
 alive), at most MAX_VIEWS_PER_FACE per face.
 
 Example
@@ -56,7 +56,7 @@ __all__ = ["NATIVE_CAP_PX_PER_MM", "NativeSkin", "native_px_per_mm", "native_vie
 
 NATIVE_CAP_PX_PER_MM = 12.0
 MAX_VIEWS_PER_FACE = 4
-SATURATION_LOW, SATURATION_HIGH = 3, 250   # as algorithms.skin.common
+SATURATION_LOW, SATURATION_HIGH = 3, 250   # as algorithms.skin.skin_image
 _Y_ROW = (0.2126729, 0.7151522, 0.0721750)  # linear RGB -> CIE Y (D65, Y_white = 1)
 
 

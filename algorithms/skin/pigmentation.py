@@ -4,7 +4,7 @@ surrounding skin, as polygons, 0.5-15 mm in equivalent diameter.
 Method (docs/algorithms.md#pigmentation):
 * darkness D = smooth(Y_od) - background(Y_od), Y_od = -100 log10(Y) the optical density of
   linear luminance, and melanin excess dM = smooth(M) - background(M) (M: the melanin index of
-  :func:`algorithms.skin.common.chromophore_indices`, blind to shading and haemoglobin);
+  :func:`algorithms.skin.chromophores.chromophore_indices`, blind to shading and haemoglobin);
 * multi-scale: two backgrounds (BACKGROUNDS_MM, masked Gaussians over the zone, each robust:
   re-estimated without the pixels EXCLUDE_SIGMAS noise sigmas above it), each difference
   divided by its own robust noise sigma over the face (at least SIGMA_FLOOR); z = the larger;
@@ -26,9 +26,15 @@ import numpy as np
 import torch
 
 from algorithms.registry import Algorithm, MetricSpec, register
-from algorithms.skin import common as C
+from algorithms.skin.areas import CM2, SKIN_REGIONS
+from algorithms.skin.chromophores import OD_TO_INDEX
+from algorithms.skin.filters import masked_blur
+from algorithms.skin.geometry import bbox_slices, rasterise
+from algorithms.skin.scores import density, exp_score, main_metric, numeric, spots_result
+from algorithms.skin.skin_image import SkinImage, prepare, require_face
+from algorithms.skin.spots import robust_sigma, spot_components
 
-ZONE = C.SKIN_REGIONS
+ZONE = SKIN_REGIONS
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin", "left_eye_area",
          "right_eye_area")
 SMOOTH_MM = 0.3            # smoothing of the darkness map (~1.2 px at 4 px/mm)
@@ -81,8 +87,8 @@ class Pigmentation(Algorithm):
     )
 
     def analyse(self, image, face):
-        face = C.require_face(face)
-        skin = C.prepare(face)
+        face = require_face(face)
+        skin = prepare(face)
         zone = pigment_zone(skin)
         spots = detect(skin, zone)
         area = np.array([s["area_mm2"] for s in spots])
@@ -90,25 +96,25 @@ class Pigmentation(Algorithm):
         weight = spot_weight(np.array([s["z"] for s in spots]))
         centres = np.array([s["centre"] for s in spots]).reshape(-1, 2)
 
-        def metrics(sel, zone_px):
-            zone_mm2 = max(zone_px / skin.px_per_mm ** 2, 1e-6)
+        def metrics(sel, region):
+            zone_mm2 = max(region.sum() / skin.px_per_mm ** 2, 1e-6)
             load = float((weight[sel] * area[sel] * np.minimum(depth[sel], DEPTH_CAP) / 5.0
                           ).sum()) / zone_mm2
             n = int(sel.sum())
-            subs = [C.numeric("pigmentation", "number_of_regions", n),
-                    C.density("pigmentation", "density_score", n / zone_mm2 * C.CM2),
-                    C.numeric("pigmentation", "average_intensity_score",
-                              float(depth[sel].mean()) if n else 0.0, "L*"),
-                    C.numeric("pigmentation", "average_region_size",
-                              float(area[sel].mean()) if n else 0.0, "mm2"),
-                    C.numeric("pigmentation", "region_size_std",
-                              float(area[sel].std()) if n else 0.0, "mm2"),
-                    C.numeric("pigmentation", "pigmented_share",
-                              100 * float(area[sel].sum()) / zone_mm2, "%")]
-            return C.main_metric("pigmentation", "pigmentation_score",
-                                 C.exp_score(max(load - LOAD_FLOOR, 0.0), LOAD_REF)), subs
+            subs = [numeric("pigmentation", "number_of_regions", n),
+                    density("pigmentation", "density_score", n / zone_mm2 * CM2),
+                    numeric("pigmentation", "average_intensity_score",
+                            float(depth[sel].mean()) if n else 0.0, "L*"),
+                    numeric("pigmentation", "average_region_size",
+                            float(area[sel].mean()) if n else 0.0, "mm2"),
+                    numeric("pigmentation", "region_size_std",
+                            float(area[sel].std()) if n else 0.0, "mm2"),
+                    numeric("pigmentation", "pigmented_share",
+                            100 * float(area[sel].sum()) / zone_mm2, "%")]
+            return main_metric("pigmentation", "pigmentation_score",
+                               exp_score(max(load - LOAD_FLOOR, 0.0), LOAD_REF)), subs
 
-        return C.spots_result(type(self), face, skin, spots, centres, zone, metrics, AREAS)
+        return spots_result(type(self), face, skin, spots, centres, zone, metrics, AREAS)
 
 
 def spot_weight(z: np.ndarray) -> np.ndarray:
@@ -118,14 +124,14 @@ def spot_weight(z: np.ndarray) -> np.ndarray:
     return np.clip((z - Z_HIGH) / WEIGHT_FULL, 0.0, 1.0)
 
 
-def luminance_density(skin: C.SkinImage) -> torch.Tensor:
+def luminance_density(skin: SkinImage) -> torch.Tensor:
     """Optical density of luminance, in index units: -100 log10(Y) of linear light."""
     lin = skin.linear
     y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-    return -C.OD_TO_INDEX * torch.log(y.clamp_min(1e-4))
+    return -OD_TO_INDEX * torch.log(y.clamp_min(1e-4))
 
 
-def robust_difference(skin: C.SkinImage, channel: torch.Tensor, zone: np.ndarray,
+def robust_difference(skin: SkinImage, channel: torch.Tensor, zone: np.ndarray,
                       smooth_mm: float, background_mm: float) -> tuple[np.ndarray, float]:
     """``smooth(channel) - background(channel)`` inside ``zone`` and its robust noise sigma.
 
@@ -136,24 +142,24 @@ def robust_difference(skin: C.SkinImage, channel: torch.Tensor, zone: np.ndarray
     out = np.zeros(skin.shape, np.float32)
     if not zone.any():
         return out, 0.0
-    ys, xs = C.bbox_slices(zone, int(3 * skin.px(background_mm)) + 2)
+    ys, xs = bbox_slices(zone, int(3 * skin.px(background_mm)) + 2)
     ch = channel[ys, xs]
     zn = zone[ys, xs]
     zt = torch.from_numpy(zn.copy()).to(ch.device)
-    fine = C.masked_blur(ch, zt, skin.px(smooth_mm))
-    coarse = C.masked_blur(ch, zt, skin.px(background_mm))
+    fine = masked_blur(ch, zt, skin.px(smooth_mm))
+    coarse = masked_blur(ch, zt, skin.px(background_mm))
     sigma = 0.0
     for _ in range(ROBUST_ROUNDS):
         d = fine - coarse
-        sigma = max(C.robust_sigma(d.cpu().numpy()[zn]), 1e-3)
-        coarse = C.masked_blur(ch, zt & (d <= EXCLUDE_SIGMAS * sigma), skin.px(background_mm))
+        sigma = max(robust_sigma(d.cpu().numpy()[zn]), 1e-3)
+        coarse = masked_blur(ch, zt & (d <= EXCLUDE_SIGMAS * sigma), skin.px(background_mm))
     d = (fine - coarse).cpu().numpy()
-    sigma = max(C.robust_sigma(d[zn]), 1e-3)
+    sigma = max(robust_sigma(d[zn]), 1e-3)
     out[ys, xs] = d
     return out, sigma
 
 
-def pigment_zone(skin: C.SkinImage, names=ZONE) -> np.ndarray:
+def pigment_zone(skin: SkinImage, names=ZONE) -> np.ndarray:
     """The colour finding zone, plus the isolated dark patches that the skin mask took for
     hair only because they are larger than its HAIR_ISOLATED_MM2 (30 mm2): a lentigo or a
     cafe-au-lait macule is up to 15 mm across. A patch is given back when it touches neither
@@ -202,12 +208,12 @@ def pigment_zone(skin: C.SkinImage, names=ZONE) -> np.ndarray:
     for nm in names:
         g = skin.face.regions.get(nm)
         if g is not None:
-            inside |= C.rasterise(g, zone.shape)
+            inside |= rasterise(g, zone.shape)
     return zone | (grown.astype(bool) & inside & sm.anatomy & sm.person & skin.measurable
                    & ~sm.highlights)
 
 
-def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
+def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
     """Brown spots: places darker than the skin around them whose darkening is melanin (see
     the module docstring)."""
     od = luminance_density(skin)
@@ -230,8 +236,8 @@ def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
     contrast = np.where(pigment, contrast, 0.0)
     amin = np.pi / 4 * DIAMETER_MM[0] ** 2
     amax = np.pi / 4 * DIAMETER_MM[1] ** 2
-    spots = C.spot_components(contrast, zone, skin, Z_HIGH, Z_LOW, amin, amax, THICK_MIN_MM,
-                              ASPECT_MAX)
+    spots = spot_components(contrast, zone, skin, Z_HIGH, Z_LOW, amin, amax, THICK_MIN_MM,
+                            ASPECT_MAX)
     if not spots:
         return spots
     dark_l = np.maximum.reduce([robust_difference(skin, -skin.lab[0], zone, SMOOTH_MM, b)[0]
@@ -241,7 +247,7 @@ def detect(skin: C.SkinImage, zone: np.ndarray) -> list[dict]:
         poly = s["polygon"]
         if s["area_mm2"] >= SOLID_FROM_MM2 and poly.area < SOLIDITY_MIN * poly.convex_hull.area:
             continue
-        m = C.rasterise(poly, skin.shape)
+        m = rasterise(poly, skin.shape)
         if not m.any():
             continue
         mm_ = float(mel[m].mean())

@@ -37,9 +37,13 @@ import torch
 from shapely.geometry import Point
 
 from algorithms.registry import Algorithm, MetricSpec, register
-from algorithms.skin import common as C
+from algorithms.skin.filters import blur, local_maxima_3d, masked_blur
+from algorithms.skin.geometry import bbox_slices, index_to_xy
+from algorithms.skin.scores import exp_score, main_metric, make_result, scored_by_area
+from algorithms.skin.skin_image import prepare, require_face
+from algorithms.skin.spots import robust_sigma
 from algorithms.skin import native as N
-from algorithms.types import AreaResult, Feature, Mask, Metric
+from algorithms.types import Feature, Mask, Metric
 
 ZONE = ("forehead", "glabella", "nose", "left_cheek", "right_cheek", "chin")
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
@@ -105,8 +109,8 @@ class Pores(Algorithm):
     )
 
     def analyse(self, image, face):
-        face = C.require_face(face)
-        skin = C.prepare(face)
+        face = require_face(face)
+        skin = prepare(face)
         zone = skin.finding_zone(ZONE)
         view = N.native_view(image, face, zone, key="pores")
         resolved = view.px_per_mm >= REQUIRED_PX_PER_MM - 1e-6
@@ -122,35 +126,26 @@ class Pores(Algorithm):
         weight = 0.25 + 0.75 * weight  # every pore counts at least a quarter
         scored = sradii >= R_SCORE_MM - 1e-9
 
-        def summary(sel, area_px):
-            cm2 = max(skin.px2_to_cm2(area_px), 1e-6)
+        def metrics(sel, region):
+            cm2 = max(skin.px2_to_cm2(region.sum()), 1e-6)
             if not resolved:
-                return None, [_num("pores", "pores_number", None),
-                              _num("pores", "pores_density", None, "1/cm2", "density")]
+                return (Metric("pores", "pores_score", None, "bad_good_line"),
+                        [_num("pores", "pores_number", None),
+                         _num("pores", "pores_density", None, "1/cm2", "density")])
             n = int((sel & scored).sum())
-            score = C.exp_score(float(weight[sel & scored].sum()) / cm2, DENSITY_REF)
-            return score, [_num("pores", "pores_number", n),
-                           _num("pores", "pores_density", n / cm2, "1/cm2", "density")]
+            score = exp_score(float(weight[sel & scored].sum()) / cm2, DENSITY_REF)
+            return (main_metric("pores", "pores_score", score),
+                    [_num("pores", "pores_number", n),
+                     _num("pores", "pores_density", n / cm2, "1/cm2", "density")])
 
-        def main(score):
-            if score is None:
-                return Metric("pores", "pores_score", None, "bad_good_line")
-            return C.main_metric("pores", "pores_score", score)
-
-        score, subs = summary(np.ones(len(spts), bool), zone.sum())
+        main, subs, areas = scored_by_area(skin, spts, zone, metrics, AREAS)
         subs += [_num("pores", "pores_drawn_number", len(pts)),
                  _num("pores", "pores_min_radius",
-                           round(radii_mm[0], 4) if radii_mm else None, "mm"),
+                      round(radii_mm[0], 4) if radii_mm else None, "mm"),
                  _num("pores", "pores_mean_radius",
-                           float(radii.mean()) if len(pts) else None, "mm"),
+                      float(radii.mean()) if len(pts) else None, "mm"),
                  _num("pores", "pores_mean_contrast",
-                           float(depth.mean()) if len(pts) else None, "L*")]
-        inside = C.features_by_area(spts, skin, AREAS)
-        areas = []
-        for a in AREAS:
-            if skin.area_visible(a):
-                s, sub = summary(inside[a], skin.area_mask(a).sum())
-                areas.append(AreaResult(a, main(s), tuple(sub)))
+                      float(depth.mean()) if len(pts) else None, "L*")]
         feedback = {"problems": [] if resolved else [LOW_RESOLUTION],
                     "measures": {"needed_px_per_mm": REQUIRED_PX_PER_MM,
                                  "actual_px_per_mm": round(float(face.px_per_mm), 3),
@@ -159,8 +154,8 @@ class Pores(Algorithm):
         features = tuple(Feature(Point(float(x), float(y)),
                                  {"radius": float(r), "intensity": float(d)})
                          for (x, y), r, d in zip(pts, r_px, depth))
-        return C.make_result(type(self), face, main(score), subs, areas,
-                             (Mask("point_mask", "pores", features),), feedback=feedback)
+        return make_result(type(self), face, main, subs, areas,
+                           (Mask("point_mask", "pores", features),), feedback=feedback)
 
 
 def _num(algorithm, tech_name, value, unit=None, widget="numeric") -> Metric:
@@ -191,14 +186,14 @@ def detect(view: N.NativeSkin, radii_mm):
     if not radii_mm or not zone.any():
         return empty
     sig = blur_scales_px(radii_mm, view.px_per_mm)
-    ys, xs = C.bbox_slices(zone, int(3 * sig[-1]) + 2)
+    ys, xs = bbox_slices(zone, int(3 * sig[-1]) + 2)
     L = log_lightness(view.lightness[ys, xs])
     # Fill outside the zone with the local skin mean so eyes, brows and hair next to the
     # zone do not make rings of false blobs at its edge.
     zt = torch.from_numpy(zone[ys, xs].copy()).to(L.device)
-    bg = C.masked_blur(L, zt, sig[-1] * 2)
+    bg = masked_blur(L, zt, sig[-1] * 2)
     L = torch.where(zt, L, bg)
-    blurred = [C.blur(L, s) for s in sig]
+    blurred = [blur(L, s) for s in sig]
     k = SCALE_STEP
     dog = torch.stack([(blurred[i + 1] - blurred[i]) / (k - 1)
                        for i in range(len(sig) - 1)])          # (S, h, w), dark blob > 0
@@ -207,19 +202,19 @@ def detect(view: N.NativeSkin, radii_mm):
     level = dog[1][zt]
     if level.numel() > 200_000:
         level = level[:: level.numel() // 200_000 + 1]
-    noise = C.robust_sigma(level.cpu().numpy())
+    noise = robust_sigma(level.cpu().numpy())
     thr = max(CONTRAST_MIN * DOG_GAIN, NOISE_Z * noise)
     cand = (dog > thr) & zt[None]
     cand[0] = False   # the bracketing levels only bracket the extrema
     cand[-1] = False
-    idx, vals = C.local_maxima_3d(dog, cand)
+    idx, vals = local_maxima_3d(dog, cand)
     if len(idx) == 0:
         return empty
     s_idx, yy, xx = idx[:, 0], idx[:, 1], idx[:, 2]
     round_ = _roundness(blurred, sig, s_idx, yy, xx) >= ROUNDNESS_MIN
     s_idx, yy, xx, vals = s_idx[round_], yy[round_], xx[round_], vals[round_]
     radii = np.asarray(radii_mm, float)[s_idx - 1]        # DoG level i <-> radii_mm[i - 1]
-    pts = C.index_to_xy(yy + ys.start, xx + xs.start)     # crop pixel centres
+    pts = index_to_xy(yy + ys.start, xx + xs.start)     # crop pixel centres
     depth = vals / DOG_GAIN
     keep = _suppress_overlaps(pts, radii * view.px_per_mm, depth)
     return view.to_restored(pts[keep]), radii[keep], depth[keep]

@@ -1,7 +1,7 @@
 """Redness: haemoglobin index above the face's own baseline, as a nested heatmap.
 
 Method (docs/algorithms.md#redness): per pixel the haemoglobin index H of
-:func:`algorithms.skin.common.chromophore_indices` (optical density projected so that
+:func:`algorithms.skin.chromophores.chromophore_indices` (optical density projected so that
 shading, exposure and melanin cancel; in erythema-index units, 100 log10), smoothed at
 SMOOTH_MM over the skin. The baseline is a low percentile of H over the face's skin (most of
 a face is not inflamed), and the excess E = H - baseline is what the heatmap shows: level k
@@ -17,10 +17,14 @@ import numpy as np
 import torch
 
 from algorithms.registry import Algorithm, MetricSpec, register
-from algorithms.skin import common as C
+from algorithms.skin.areas import SKIN_REGIONS
+from algorithms.skin.filters import masked_blur
+from algorithms.skin.geometry import heatmap_features
+from algorithms.skin.scores import area_results, exp_score, main_metric, make_result, numeric
+from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.types import Mask
 
-ZONE = C.SKIN_REGIONS
+ZONE = SKIN_REGIONS
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
 
 SMOOTH_MM = 1.0
@@ -55,11 +59,11 @@ class Redness(Algorithm):
     )
 
     def analyse(self, image, face):
-        face = C.require_face(face)
-        skin = C.prepare(face)
+        face = require_face(face)
+        skin = prepare(face)
         zone = skin.mask(ZONE) & skin.skin_mask.colour
         excess, median = excess_map(skin, zone)
-        feats = C.heatmap_features(excess, zone, LEVELS, skin.px(1) ** 2 * MIN_AREA_MM2)
+        feats = heatmap_features(excess, zone, LEVELS, skin.px(1) ** 2 * MIN_AREA_MM2)
 
         def measure(mask):
             vals = excess[mask]
@@ -69,33 +73,33 @@ class Redness(Algorithm):
             red = vals >= LEVELS[0]
             share = float(red.mean())
             intensity = float(over[red].mean()) if red.any() else 0.0
-            return (C.exp_score(float(over.mean()), EXCESS_REF),
-                    C.exp_score(share, EXTENT_REF), C.exp_score(intensity, INTENSITY_REF),
+            return (exp_score(float(over.mean()), EXCESS_REF),
+                    exp_score(share, EXTENT_REF), exp_score(intensity, INTENSITY_REF),
                     share)
 
         def metrics(mask):
             main, glob, loc, share = measure(mask)
-            return (C.main_metric("redness", "redness_score", main),
-                    [C.main_metric("redness", "redness_global_score", glob),
-                     C.main_metric("redness", "redness_local_score", loc),
-                     C.numeric("redness", "red_area_share", 100 * share, "%")])
+            return (main_metric("redness", "redness_score", main),
+                    [main_metric("redness", "redness_global_score", glob),
+                     main_metric("redness", "redness_local_score", loc),
+                     numeric("redness", "red_area_share", 100 * share, "%")])
 
         main, subs = metrics(zone)
-        subs.append(C.numeric("redness", "haemoglobin_index_median", median, "index"))
+        subs.append(numeric("redness", "haemoglobin_index_median", median, "index"))
 
         def per_area(a):
             m = skin.area_mask(a)
             return metrics(m) if skin.area_visible(a) else None
 
-        return C.make_result(type(self), face, main, subs, C.area_results(AREAS, per_area),
-                             (Mask("heatmap_mask", "redness", tuple(feats)),))
+        return make_result(type(self), face, main, subs, area_results(AREAS, per_area),
+                           (Mask("heatmap_mask", "redness", tuple(feats)),))
 
 
-def excess_map(skin: C.SkinImage, zone: np.ndarray) -> tuple[np.ndarray, float]:
+def excess_map(skin: SkinImage, zone: np.ndarray) -> tuple[np.ndarray, float]:
     """``(H - baseline (H, W) numpy, median H)``; H smoothed inside the zone only."""
     ei = skin.haemoglobin
     zt = torch.from_numpy(zone.copy()).to(ei.device)
-    ei = C.masked_blur(ei, zt, skin.px(SMOOTH_MM)).cpu().numpy()
+    ei = masked_blur(ei, zt, skin.px(SMOOTH_MM)).cpu().numpy()
     vals = ei[zone]
     if vals.size == 0:
         return np.zeros_like(ei), 0.0

@@ -8,15 +8,16 @@ is a means, not a judgement of the skin).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from algorithms.registry import Algorithm, MetricSpec, register
-from algorithms.skin import common as C
+from algorithms.skin.areas import AREA_REGIONS
+from algorithms.skin.geometry import polygons_from_mask
+from algorithms.skin.scores import area_results, make_result, numeric
+from algorithms.skin.skin_image import prepare, require_face
 from algorithms.types import Feature, Mask
 
 __all__ = ["Skin"]
 
-AREAS = tuple(C.AREA_REGIONS)
+AREAS = tuple(AREA_REGIONS)
 
 
 @register
@@ -39,23 +40,23 @@ class Skin(Algorithm):
     )
 
     def analyse(self, image, face):
-        face = C.require_face(face)
-        skin = C.prepare(face)
+        face = require_face(face)
+        skin = prepare(face)
         sm = skin.skin_mask
         anatomy_px = max(int(sm.anatomy.sum()), 1)
         skin_px = max(int(sm.mask.sum()), 1)
-        subs = [C.numeric("skin", "skin_area", skin.px2_to_cm2(sm.mask.sum()), "cm2"),
-                C.numeric("skin", "skin_fraction", float(sm.mask.sum() / anatomy_px)),
-                C.numeric("skin", "hair_fraction", float(sm.hair.sum() / anatomy_px)),
-                C.numeric("skin", "highlight_fraction",
-                          float((sm.highlights & sm.mask).sum() / skin_px))]
+        subs = [numeric("skin", "skin_area", skin.px2_to_cm2(sm.mask.sum()), "cm2"),
+                numeric("skin", "skin_fraction", float(sm.mask.sum() / anatomy_px)),
+                numeric("skin", "hair_fraction", float(sm.hair.sum() / anatomy_px)),
+                numeric("skin", "highlight_fraction",
+                        float((sm.highlights & sm.mask).sum() / skin_px))]
 
         def per_area(a):
             m = skin.area_mask(a)
-            return None, [C.numeric("skin", "skin_area", skin.px2_to_cm2(m.sum()), "cm2")]
+            return None, [numeric("skin", "skin_area", skin.px2_to_cm2(m.sum()), "cm2")]
 
-        polys = C.polygons_from_mask(sm.mask, min_area_px=skin.px(1.0) ** 2, simplify_px=1.0)
+        polys = polygons_from_mask(sm.mask, min_area_px=skin.px(1.0) ** 2, simplify_px=1.0)
         feats = tuple(Feature(p, {"area_mm2": float(p.area / skin.px_per_mm ** 2)})
                       for p in polys)
-        return C.make_result(type(self), face, None, subs, C.area_results(AREAS, per_area),
-                             (Mask("polygon_mask", "skin", feats),))
+        return make_result(type(self), face, None, subs, area_results(AREAS, per_area),
+                           (Mask("polygon_mask", "skin", feats),))

@@ -13,7 +13,10 @@ import math
 import numpy as np
 
 from algorithms.registry import Algorithm, MetricSpec, register
-from algorithms.skin import common as C
+from algorithms.skin.areas import AREA_REGIONS
+from algorithms.skin.geometry import bbox_slices
+from algorithms.skin.scores import area_results, make_result, numeric
+from algorithms.skin.skin_image import prepare, require_face
 from algorithms.types import Metric
 
 ZONE = ("forehead", "left_cheek", "right_cheek")
@@ -54,10 +57,10 @@ class SkinTone(Algorithm):
     )
 
     def analyse(self, image, face):
-        face = C.require_face(face)
-        skin = C.prepare(face)
-        box = skin.mask(tuple({r for a in AREAS for r in C.AREA_REGIONS[a]}))
-        ys, xs = C.bbox_slices(box, 0)
+        face = require_face(face)
+        skin = prepare(face)
+        box = skin.mask(tuple({r for a in AREAS for r in AREA_REGIONS[a]}))
+        ys, xs = bbox_slices(box, 0)
         lab = skin.lab[:, ys, xs].cpu().numpy()
 
         def metrics(mask):
@@ -70,14 +73,14 @@ class SkinTone(Algorithm):
             Lm, am, bm = (float(np.median(lab[c][mask][keep])) for c in range(3))
             ita = ita_degrees(Lm, bm)
             main = Metric("skin_tone", "skin_tone", category(ita), "category")
-            return main, [C.numeric("skin_tone", "ita", ita, "deg"),
-                          C.numeric("skin_tone", "lightness", Lm, "L*"),
-                          C.numeric("skin_tone", "yellowness", bm, "b*"),
-                          C.numeric("skin_tone", "redness", am, "a*")]
+            return main, [numeric("skin_tone", "ita", ita, "deg"),
+                          numeric("skin_tone", "lightness", Lm, "L*"),
+                          numeric("skin_tone", "yellowness", bm, "b*"),
+                          numeric("skin_tone", "redness", am, "a*")]
 
         whole = metrics(skin.mask(ZONE))
         if whole is None:
             from algorithms.face.types import NoFaceError
             raise NoFaceError("no cheek or forehead skin to measure the skin tone on")
-        return C.make_result(type(self), face, whole[0], whole[1],
-                             C.area_results(AREAS, lambda a: metrics(skin.area_mask(a))))
+        return make_result(type(self), face, whole[0], whole[1],
+                           area_results(AREAS, lambda a: metrics(skin.area_mask(a))))

@@ -13,10 +13,14 @@ import numpy as np
 import torch
 
 from algorithms.registry import Algorithm, MetricSpec, register
-from algorithms.skin import common as C
+from algorithms.skin.areas import SKIN_REGIONS
+from algorithms.skin.filters import HALVE_SIGMA, double, halve, masked_blur
+from algorithms.skin.geometry import bbox_slices, heatmap_features
+from algorithms.skin.scores import area_results, exp_score, main_metric, make_result, numeric
+from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.types import Mask
 
-ZONE = C.SKIN_REGIONS
+ZONE = SKIN_REGIONS
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin", "left_eye_area",
          "right_eye_area")
 FINE_MM = 0.5
@@ -49,25 +53,25 @@ class Uniformness(Algorithm):
     )
 
     def analyse(self, image, face):
-        face = C.require_face(face)
-        skin = C.prepare(face)
+        face = require_face(face)
+        skin = prepare(face)
         zone = skin.mask(ZONE) & skin.skin_mask.colour
         u, bands = unevenness(skin, zone)
-        feats = C.heatmap_features(u, zone, LEVELS, skin.px(1) ** 2 * MIN_AREA_MM2)
+        feats = heatmap_features(u, zone, LEVELS, skin.px(1) ** 2 * MIN_AREA_MM2)
 
         def metrics(mask, full=False):
             vals = u[mask]
             mean = float(vals.mean()) if vals.size else 0.0
-            subs = [C.numeric("uniformness", "mean_local_delta_e", mean, "Delta E"),
-                    C.numeric("uniformness", "uneven_share",
-                              100 * float((vals >= LEVELS[0]).mean()) if vals.size else 0.0,
-                              "%")]
+            subs = [numeric("uniformness", "mean_local_delta_e", mean, "Delta E"),
+                    numeric("uniformness", "uneven_share",
+                            100 * float((vals >= LEVELS[0]).mean()) if vals.size else 0.0,
+                            "%")]
             if full:
                 for name, unit, b in zip(("lightness_variation", "redness_variation",
                                           "yellowness_variation"), ("L*", "a*", "b*"), bands):
-                    subs.append(C.numeric("uniformness", name, float(b[mask].std()), unit))
-            return C.main_metric("uniformness", "uniformness_score",
-                                 C.exp_score(mean - U_FLOOR, U_REF)), subs
+                    subs.append(numeric("uniformness", name, float(b[mask].std()), unit))
+            return main_metric("uniformness", "uniformness_score",
+                               exp_score(mean - U_FLOOR, U_REF)), subs
 
         main, subs = metrics(zone, full=True)
 
@@ -75,11 +79,11 @@ class Uniformness(Algorithm):
             m = skin.area_mask(a)
             return metrics(m) if skin.area_visible(a) else None
 
-        return C.make_result(type(self), face, main, subs, C.area_results(AREAS, per_area),
-                             (Mask("heatmap_mask", "uniformness", tuple(feats)),))
+        return make_result(type(self), face, main, subs, area_results(AREAS, per_area),
+                           (Mask("heatmap_mask", "uniformness", tuple(feats)),))
 
 
-def unevenness(skin: C.SkinImage, zone: np.ndarray):
+def unevenness(skin: SkinImage, zone: np.ndarray):
     """``(U map (H, W), band-passed (L, a, b) maps)`` as numpy, zero outside the zone box.
 
     Computed on the half-size level of the pyramid (2 px/mm still resolves FINE_MM) and
@@ -89,28 +93,28 @@ def unevenness(skin: C.SkinImage, zone: np.ndarray):
     bands = np.zeros((3, *skin.shape), np.float32)
     if not zone.any():
         return u, bands
-    ys, xs = C.bbox_slices(zone, int(3 * skin.px(COARSE_MM)) + 2)
+    ys, xs = bbox_slices(zone, int(3 * skin.px(COARSE_MM)) + 2)
     lab = skin.lab[:, ys, xs]
     zt = torch.from_numpy(zone[ys, xs].copy()).to(lab.device)
     zf = zt.to(lab.dtype)
     # half size: (lab * zone) and zone blurred 1 px and subsampled; their ratio is the
     # masked lab at half size, the mask where most of a pixel's neighbourhood is skin
-    num, den = C._halve(lab * zf), C._halve(zf)
+    num, den = halve(lab * zf), halve(zf)
     zh = den > 0.5
     lab_h = num / den.clamp_min(1e-3)
 
     def sig(mm: float) -> float:  # a blur of `mm` after the 1 px halving blur, in half px
-        return float(np.sqrt(max(skin.px(mm) ** 2 - C.HALVE_SIGMA ** 2, 0.25)) / 2)
+        return float(np.sqrt(max(skin.px(mm) ** 2 - HALVE_SIGMA ** 2, 0.25)) / 2)
 
-    band = C.masked_blur(lab_h, zh, sig(FINE_MM)) - C.masked_blur(lab_h, zh, sig(COARSE_MM))
+    band = masked_blur(lab_h, zh, sig(FINE_MM)) - masked_blur(lab_h, zh, sig(COARSE_MM))
     # No exposure rescaling: rescaling differences by (L_REF + 16) / (median L* + 16) made a
     # photo's exposure cancel, but it cannot tell exposure from skin tone and inflated the
     # unevenness of dark skin by up to 1.7x (black faces scored 38 against 78). Raw CIELAB
     # differences are alike across skin tones on the development portraits, and +-10 %
     # brightness moves them by ~7 % (< 5 points): docs/algorithms.md#uniformness.
     mag = torch.sqrt((band ** 2).sum(0))
-    uh = C.masked_blur(mag, zh, sig(SMOOTH_MM))
+    uh = masked_blur(mag, zh, sig(SMOOTH_MM))
     shape = lab.shape[-2:]
-    u[ys, xs] = C._double(uh, shape).cpu().numpy()
-    bands[:, ys, xs] = C._double(band, (3, *shape)).cpu().numpy()
+    u[ys, xs] = double(uh, shape).cpu().numpy()
+    bands[:, ys, xs] = double(band, (3, *shape)).cpu().numpy()
     return u, bands

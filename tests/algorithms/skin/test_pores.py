@@ -19,7 +19,9 @@ import pytest
 from algorithms.face import analyse_face
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import apply_affine
-from algorithms.skin import common as C
+from algorithms.skin.areas import features_by_area
+from algorithms.skin.geometry import rasterise
+from algorithms.skin.skin_image import prepare
 from algorithms.skin import native as N
 from algorithms.skin import pores as P
 from tests.conftest import load_portrait
@@ -126,7 +128,7 @@ def test_native_view_maps_back_to_restored_coordinates():
 
 def test_native_scale_is_the_photos_up_to_the_cap(face_of):
     img, face = face_of("london_107")
-    skin = C.prepare(face)
+    skin = prepare(face)
     zone = skin.finding_zone(P.ZONE)
     view = N.native_view(img, face, zone, key="test")
     assert view.px_per_mm == pytest.approx(face.px_per_mm)
@@ -169,7 +171,7 @@ def test_native_views_do_not_keep_their_face_alive(face_of):
 def test_close_up_pores_on_nose_and_cheeks_none_off_skin(upscaled, factor):
     img, face, res = upscaled[factor]
     assert res.main_metric.value is not None and res.feedback["problems"] == []
-    skin = C.prepare(face)
+    skin = prepare(face)
     pts = np.array([[f.geometry.x, f.geometry.y] for f in res.masks[0].features])
     assert len(pts) > (50 if factor == 3 else 10)
     xi, yi = pts[:, 0].astype(int), pts[:, 1].astype(int)
@@ -177,11 +179,11 @@ def test_close_up_pores_on_nose_and_cheeks_none_off_skin(upscaled, factor):
     assert skin.skin_mask.core[yi, xi].all()
     assert not skin.skin_mask.hair[yi, xi].any()
     feats = feature_polygons(face.landmarks_restored)
-    off = C.rasterise(feats["right_brow"].union(feats["left_brow"])
-                      .union(feats["right_nostril"]).union(feats["left_nostril"])
-                      .buffer(1.0 * face.restored.px_per_mm), skin.shape)
+    off = rasterise(feats["right_brow"].union(feats["left_brow"])
+                    .union(feats["right_nostril"]).union(feats["left_nostril"])
+                    .buffer(1.0 * face.restored.px_per_mm), skin.shape)
     assert not off[yi, xi].any()
-    by_area = C.features_by_area(pts, skin, P.AREAS)
+    by_area = features_by_area(pts, skin, P.AREAS)
     if factor == 3:   # 10 px/mm: radii from 0.16 mm; at 2x (0.25 mm up) the nose shows none
         assert by_area["nose"].sum() >= 3, by_area["nose"].sum()
         assert by_area["left_cheek"].sum() >= 5 and by_area["right_cheek"].sum() >= 5

@@ -6,12 +6,13 @@ import pytest
 
 from algorithms import registry
 from algorithms.face.regions import feature_polygons
-from algorithms.skin import common as C
+from algorithms.skin.geometry import rasterise
+from algorithms.skin.skin_image import prepare
 
 
 def _skin(face_of, name):
     image, face = face_of(name)
-    return image, face, C.prepare(face)
+    return image, face, prepare(face)
 
 
 @pytest.mark.parametrize("name", ["london_006", "london_021", "london_042", "london_099"])
@@ -20,7 +21,7 @@ def test_no_eye_brow_lip_or_nostril_pixel_is_skin(face_of, name):
     polys = feature_polygons(face.landmarks_restored)
     for part in ("right_eye", "left_eye", "right_brow", "left_brow", "lips", "right_nostril",
                  "left_nostril"):
-        inside = C.rasterise(polys[part], skin.shape)
+        inside = rasterise(polys[part], skin.shape)
         assert not (skin.skin_mask.mask & inside).any(), part
 
 
@@ -44,7 +45,7 @@ def test_dark_hair_painted_over_the_forehead_leaves_the_mask(face_of):
     for dx in range(-60, 61, 6):  # strands 3 px wide, 70 px long, down from the oval's top
         cv2.line(img, (top[0] + dx, top[1] - 20), (top[0] + dx, top[1] + 50), (40, 28, 20), 3)
     hairy = face_from_landmarks(Pyramid(img), face.landmarks, face.landmarks_z)
-    skin = C.prepare(hairy)
+    skin = prepare(hairy)
     strands = np.zeros(img.shape[:2], np.uint8)
     for dx in range(-60, 61, 6):
         cv2.line(strands, (top[0] + dx, top[1] - 20), (top[0] + dx, top[1] + 50), 1, 3)
@@ -66,7 +67,7 @@ def test_an_isolated_dark_spot_stays_skin(face_of):
     x, y = face.landmarks[50].astype(int) + np.array([0, 25])
     cv2.circle(img, (int(x), int(y)), 6, (70, 45, 35), -1)
     spotted = face_from_landmarks(Pyramid(img), face.landmarks, face.landmarks_z)
-    skin = C.prepare(spotted)
+    skin = prepare(spotted)
     rx, ry = (spotted.restored.from_original @ np.array([x, y, 1.0])).astype(int)
     assert skin.skin_mask.mask[ry, rx]
 
@@ -79,8 +80,8 @@ def test_skin_analysis_answers_the_mask_as_polygons(face_of):
     subs = {m.tech_name: m.value for m in res.sub_metrics}
     assert 60 < subs["skin_area"] < 250  # cm2 of an adult face
     assert 0.5 < subs["skin_fraction"] <= 1.0
-    skin = C.prepare(face)
-    drawn = C.rasterise(mask.features[0].geometry.union(
+    skin = prepare(face)
+    drawn = rasterise(mask.features[0].geometry.union(
         *[f.geometry for f in mask.features[1:]]) if len(mask.features) > 1
         else mask.features[0].geometry, skin.shape)
     agree = (drawn == skin.skin_mask.mask).mean()
@@ -93,7 +94,7 @@ def test_findings_lie_on_the_skin_mask(face_of, name):
     outside = total = 0.0
     for photo in ("london_006", "london_021", "london_042", "london_107"):
         image, face = face_of(photo)
-        skin = C.prepare(face)
+        skin = prepare(face)
         res = registry.get(name).analyse(image, face)
         for mask in res.masks:
             for f in mask.features:
@@ -102,7 +103,7 @@ def test_findings_lie_on_the_skin_mask(face_of, name):
                     g = g.buffer(max(float(f.properties.get("radius", 1.0)), 1.0))
                 elif g.geom_type == "LineString":
                     g = g.buffer(max(float(f.properties.get("width", 1.0)) / 2, 0.5))
-                px = C.rasterise(g, skin.shape)
+                px = rasterise(g, skin.shape)
                 total += px.sum()
                 outside += (px & ~skin.skin_mask.mask).sum()
     assert total == 0 or outside / total < 0.02, outside / total
