@@ -14,7 +14,7 @@ from shapely.geometry import Point
 from algorithms.face import indices as ix
 from algorithms.face.scale import estimate_scale
 from algorithms.face.types import FaceGeometry, NoFaceError
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.types import AnalysisResult, Feature, Mask, Metric
 
 __all__ = ["FacialLandmarks", "landmark_features"]
@@ -43,9 +43,9 @@ class FacialLandmarks(Algorithm):
     description = ("478 face-mesh points in MediaPipe order (468 mesh + 2 x 5 iris) from "
                    "MediaPipe's face_landmark and iris_landmark models run with LiteRT.")
     metrics = (
-        MetricSpec("facial_landmarks", "px_per_mm", "numeric", "px/mm",
+        MetricSpec("px_per_mm", "numeric", "px/mm",
                    "scale of the original photo from the iris diameter (11.7 mm)"),
-        MetricSpec("facial_landmarks", "interpupillary_distance", "numeric", "mm",
+        MetricSpec("interpupillary_distance", "numeric", "mm",
                    "distance between the iris centres at that scale"),
     )
 

@@ -1,7 +1,7 @@
 """``quality``: is this photo fit for skin analysis? A score and problem codes, no mask.
 
 The measures (face, size, pose, blur, exposure, evenness of light) and their thresholds are
-in :mod:`algorithms.face.quality` and docs/algorithms.md#quality. ``feedback.problems`` lists
+in :mod:`algorithms.face.photo_quality` and docs/algorithms.md#quality. ``feedback.problems`` lists
 codes from no_face, multiple_faces, face_too_small, bad_pose, blurry, under_exposed,
 over_exposed, uneven_light. Works without a face (``no_face``, score 0). The one other code,
 ``low_resolution``, is given by an algorithm in its own feedback (see PROBLEM_CODES).
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from algorithms.face.quality import assess_quality
+from algorithms.face.photo_quality import assess_quality
 from algorithms.face.types import FaceGeometry
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.types import AnalysisResult, Metric
 
 __all__ = ["Quality"]
@@ -39,21 +39,21 @@ class Quality(Algorithm):
     description = ("Fitness of the photo for skin analysis: face present, size, pose, blur, "
                    "exposure and evenness of light -> a 0-100 score and problem codes.")
     metrics = (
-        MetricSpec("quality", "image_quality_score", "bad_good_line", None,
+        MetricSpec("image_quality_score", "bad_good_line", None,
                    "100*sqrt(worst*mean goodness of size, pose, sharpness, exposure, "
                    "evenness); 0 without a face"),
-        MetricSpec("quality", "face_count", "numeric", None, "faces detected"),
-        MetricSpec("quality", "face_size", "numeric", "px", "face height in the photo"),
-        MetricSpec("quality", "yaw", "numeric", "deg", "head turned right (+) / left (-)"),
-        MetricSpec("quality", "pitch", "numeric", "deg", "chin up (+) / down (-)"),
-        MetricSpec("quality", "roll", "numeric", "deg", "face turned clockwise in the image"),
-        MetricSpec("quality", "sharpness", "numeric", None,
+        MetricSpec("face_count", "numeric", None, "faces detected"),
+        MetricSpec("face_size", "numeric", "px", "face height in the photo"),
+        MetricSpec("yaw", "numeric", "deg", "head turned right (+) / left (-)"),
+        MetricSpec("pitch", "numeric", "deg", "chin up (+) / down (-)"),
+        MetricSpec("roll", "numeric", "deg", "face turned clockwise in the image"),
+        MetricSpec("sharpness", "numeric", None,
                    "RMS Laplacian / mean gradient on the face (blurry below 0.19)"),
-        MetricSpec("quality", "highlight_level", "numeric", None,
+        MetricSpec("highlight_level", "numeric", None,
                    "99th percentile of max(R,G,B) on the face, 0-255 (dark below 100)"),
-        MetricSpec("quality", "clipped_fraction", "numeric", None,
+        MetricSpec("clipped_fraction", "numeric", None,
                    "share of face skin with a saturated channel (over above 0.05)"),
-        MetricSpec("quality", "light_unevenness", "numeric", "EV",
+        MetricSpec("light_unevenness", "numeric", "EV",
                    "|log2| left/right skin luminance ratio (uneven above 0.75)"),
     )
 

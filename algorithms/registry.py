@@ -7,14 +7,7 @@ anchor API that we do not implement are rejected with a clear "not supported" me
 """
 from __future__ import annotations
 
-import abc
-from dataclasses import dataclass
-from typing import ClassVar
-
-import numpy as np
-
-from algorithms.face.types import FaceGeometry
-from algorithms.types import AnalysisResult, metric_label
+from algorithms.base import Algorithm, MetricSpec, register, registered
 
 __all__ = [
     "Algorithm", "MetricSpec", "UnknownAlgorithm", "NotSupported", "register", "get",
@@ -48,64 +41,6 @@ class NotSupported(UnknownAlgorithm):
                         f"(supported: {', '.join(sorted(known))})")
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """A metric an algorithm answers: ``tech_name`` names the metric (``pores_number``)."""
-
-    algorithm: str
-    tech_name: str
-    widget_type: str
-    unit: str | None = None
-    description: str = ""
-
-    @property
-    def name(self) -> str:
-        return metric_label(self.tech_name)
-
-
-class Algorithm(abc.ABC):
-    tech_name: ClassVar[str]
-    version: ClassVar[str]
-    mask_types: ClassVar[tuple[str, ...]] = ()
-    metrics: ClassVar[tuple[MetricSpec, ...]] = ()
-    areas: ClassVar[tuple[str, ...]] = ()
-    requires_face: ClassVar[bool] = True
-    description: ClassVar[str] = ""
-
-    @classmethod
-    def available(cls) -> bool:
-        return True
-
-    @abc.abstractmethod
-    def analyse(self, image: np.ndarray, face: FaceGeometry | None) -> AnalysisResult:
-        """Analyse ``image`` (original RGB uint8) given its face geometry.
-
-        Returns the result in *restored* coordinates (``image_type='restored'``) when a face
-        is used; raises ``algorithms.face.types.NoFaceError`` when one is needed and
-        ``face`` is None.
-        """
-
-    @classmethod
-    def describe(cls) -> dict:
-        return {"tech_name": cls.tech_name, "version": cls.version,
-                "description": cls.description, "mask_types": list(cls.mask_types),
-                "metrics": [{"tech_name": m.tech_name, "name": m.name,
-                             "widget_type": m.widget_type, "unit": m.unit,
-                             "description": m.description} for m in cls.metrics],
-                "areas": list(cls.areas)}
-
-
-_REGISTRY: dict[str, type[Algorithm]] = {}
-
-
-def register(cls: type[Algorithm]) -> type[Algorithm]:
-    """Class decorator: add ``cls`` under its ``tech_name``."""
-    if cls.tech_name in _REGISTRY and _REGISTRY[cls.tech_name] is not cls:
-        raise ValueError(f"algorithm {cls.tech_name!r} registered twice")
-    _REGISTRY[cls.tech_name] = cls
-    return cls
-
-
 def _load_plugins() -> None:
     # Importing the modules runs their @register decorators. Explicit list, no discovery magic.
     from algorithms import plugins  # noqa: F401
@@ -114,7 +49,7 @@ def _load_plugins() -> None:
 def algorithms() -> dict[str, type[Algorithm]]:
     """Every registered and available algorithm, by tech_name."""
     _load_plugins()
-    return {k: v for k, v in sorted(_REGISTRY.items()) if v.available()}
+    return {k: v for k, v in sorted(registered().items()) if v.available()}
 
 
 def names() -> list[str]:

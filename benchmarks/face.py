@@ -71,7 +71,7 @@ def main(argv=None) -> dict:
     pinned = _one_core()
 
     from algorithms.face import analyse_face, detect_faces
-    from algorithms.face.landmarks import landmarks_from_detection
+    from algorithms.face.landmark_model import landmarks_from_detection
     from algorithms.face.roi import Pyramid
 
     def det_lm(model):
@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
             return landmarks_from_detection(pyr, dets[0])
         return run
 
-    from algorithms import models
+    from algorithms import model_files
 
     tensors = {"face_detection_short_range": np.zeros((1, 128, 128, 3), np.float32),
                "face_landmark": np.zeros((1, 192, 192, 3), np.float32),
@@ -92,7 +92,7 @@ def main(argv=None) -> dict:
         # machine's speed in this run, to read the other figures against.
         for name in ("face_detection_short_range", "face_landmark", "iris_landmark",
                      "iris_landmark"):
-            models.run(name, tensors[name])
+            model_files.run(name, tensors[name])
 
     steps = {"detect+landmarks": det_lm("auto"), "+ full range": det_lm("both"),
              "analyse_face": analyse_face, "models alone": floor}

@@ -32,9 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from algorithms.face import analyse_face  # noqa: E402
 from algorithms.face.regions import feature_polygons  # noqa: E402
-from algorithms.skin.areas import features_by_area  # noqa: E402
 from algorithms.skin.geometry import rasterise  # noqa: E402
-from algorithms.skin.skin_image import prepare  # noqa: E402
+from algorithms.skin.skin_image import features_by_area, prepare  # noqa: E402
 from algorithms.skin import pores as P  # noqa: E402
 
 PHOTOS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

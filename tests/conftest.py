@@ -69,9 +69,9 @@ def portraits() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def face_models():
     """The model files, fetched once into the cache (a no-op when already there)."""
-    from algorithms import models
+    from algorithms import model_files
 
-    return models.fetch()
+    return model_files.fetch()
 
 
 @pytest.fixture(scope="session")

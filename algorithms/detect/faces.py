@@ -19,7 +19,7 @@ from shapely.ops import unary_union
 from algorithms.detect.types import Detected
 from algorithms.face import indices as ix
 from algorithms.face.detection import detect_faces
-from algorithms.face.landmarks import landmarks_from_detection
+from algorithms.face.landmark_model import landmarks_from_detection
 from algorithms.face.roi import Pyramid, Roi, crop
 
 __all__ = ["PARTS", "DETECTORS", "detect_face_shapes", "part_contour", "tiled_faces"]

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from shapely.geometry import MultiPoint
 
-from algorithms import models
+from algorithms import model_files
 from algorithms.detect.ssd import PALM, run_ssd
 from algorithms.detect.types import Detected
 from algorithms.face.roi import Pyramid, Roi, crop
@@ -47,7 +47,7 @@ def _roi(det, size) -> Roi:
 def hand_landmarks(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float]:
     """(21, 2) landmarks in photo pixels and the hand-presence probability on ``roi``."""
     img, m = crop(pyr, roi, LANDMARK_SIZE, LANDMARK_SIZE)
-    raw, presence, _handedness, _world = models.run(
+    raw, presence, _handedness, _world = model_files.run(
         "hand_landmark", (img.astype(np.float32) / 255.0)[None])
     pts = raw.reshape(21, 3)[:, :2].astype(np.float64)
     p = float(presence.reshape(-1)[0])

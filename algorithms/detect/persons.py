@@ -23,7 +23,7 @@ import numpy as np
 from shapely.geometry import Polygon, box as shapely_box
 from shapely.ops import unary_union
 
-from algorithms import models
+from algorithms import model_files
 from algorithms.detect.ssd import POSE, run_ssd
 from algorithms.detect.types import Detected
 from algorithms.face.roi import Pyramid, Roi, crop
@@ -42,7 +42,7 @@ def silhouette(pyr: Pyramid, *, threshold: float = 0.5):
     side = max(w0, h0)
     n = SEGMENTATION_SIZE
     canvas, _ = crop(pyr, Roi(w0 / 2, h0 / 2, side, side), n, n, border=cv2.BORDER_CONSTANT)
-    (prob,) = models.run("selfie_segmentation", (canvas.astype(np.float32) / 255.0)[None])
+    (prob,) = model_files.run("selfie_segmentation", (canvas.astype(np.float32) / 255.0)[None])
     prob = prob.reshape(n, n)
     # the photo's part of the letterbox, upsampled to at most CONTOUR_SIDE across
     s = n / side

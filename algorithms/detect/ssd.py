@@ -15,7 +15,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from algorithms import models
+from algorithms import model_files
 from algorithms.face.detection import _weighted_nms
 from algorithms.face.roi import Pyramid, Roi, crop
 
@@ -68,7 +68,7 @@ def run_ssd(pyr: Pyramid, spec: SsdSpec, *, min_score: float) -> list[SsdDetecti
                      border=cv2.BORDER_CONSTANT)
     lo, hi = spec.value_range
     tensor = (canvas.astype(np.float32) * ((hi - lo) / 255.0) + lo)[None]
-    raw_boxes, raw_scores = models.run(spec.model, tensor)
+    raw_boxes, raw_scores = model_files.run(spec.model, tensor)
     scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores.reshape(-1).astype(np.float64), -100, 100)))
     keep = np.flatnonzero(scores >= min_score)
     if keep.size == 0:

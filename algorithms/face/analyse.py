@@ -7,7 +7,7 @@ from shapely.affinity import affine_transform
 from shapely.geometry import box as shapely_box
 
 from algorithms.face.detection import Detection, _as_rgb, detect_faces
-from algorithms.face.landmarks import PRESENCE_THRESHOLD, landmarks_from_detection
+from algorithms.face.landmark_model import PRESENCE_THRESHOLD, landmarks_from_detection
 from algorithms.face.pose import head_pose
 from algorithms.face.regions import build_regions
 from algorithms.face.restore import restore

@@ -20,22 +20,18 @@ confirmed by the landmark model (``verify``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from algorithms import models
+from algorithms import model_files
+from algorithms.face.landmark_model import PRESENCE_THRESHOLD, face_presence
 from algorithms.face.roi import Pyramid, Roi, crop
+from algorithms.face.types import KEYPOINT_NAMES, Detection
 
 __all__ = ["Detection", "detect_faces", "KEYPOINT_NAMES"]
-
-# The six keypoints, in the model's order. "Right"/"left" are the subject's: the subject's
-# right eye is on the left of an unmirrored photo.
-KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion",
-                  "left_ear_tragion")
-
 
 @dataclass(frozen=True)
 class _Spec:
@@ -52,34 +48,6 @@ _SPECS = {
 MIN_SCORE = 0.5
 TILT_ANGLE = 30.0   # degrees: re-detect turned faces above this eye-line tilt
 NMS_IOU = 0.3
-
-
-@dataclass(frozen=True, eq=False)
-class Detection:
-    """One face: box (x0, y0, x1, y1) and six keypoints, original pixels."""
-
-    box: tuple[float, float, float, float]
-    score: float
-    keypoints: np.ndarray = field(repr=False)   # (6, 2), KEYPOINT_NAMES order
-    model: str = "short"
-
-    @property
-    def width(self) -> float:
-        return self.box[2] - self.box[0]
-
-    @property
-    def height(self) -> float:
-        return self.box[3] - self.box[1]
-
-    @property
-    def area(self) -> float:
-        return max(self.width, 0.0) * max(self.height, 0.0)
-
-    def to_dict(self) -> dict:
-        return {"box": [round(float(v), 2) for v in self.box], "score": round(self.score, 4),
-                "keypoints": {n: [round(float(x), 2), round(float(y), 2)]
-                              for n, (x, y) in zip(KEYPOINT_NAMES, self.keypoints)},
-                "model": self.model}
 
 
 @lru_cache(maxsize=None)
@@ -177,7 +145,7 @@ def _detections(canvas: np.ndarray, m: np.ndarray, kind: str, min_score: float):
     """Run detector ``kind`` on a model input; ``m`` maps its pixels to original pixels."""
     spec = _SPECS[kind]
     tensor = (canvas.astype(np.float32) * (2.0 / 255.0) - 1.0)[None]
-    raw_boxes, raw_scores = models.run(spec.model, tensor)
+    raw_boxes, raw_scores = model_files.run(spec.model, tensor)
     boxes, scores, kps = _decode(raw_boxes, raw_scores, kind, min_score)
     dets = []
     for box, score, kp in _weighted_nms(boxes, scores, kps):
@@ -224,8 +192,6 @@ def _upright(pyr: Pyramid, det: Detection, min_score: float) -> Detection:
 
 
 def _verified(pyr: Pyramid, dets: list[Detection]) -> list[Detection]:
-    from algorithms.face.landmarks import PRESENCE_THRESHOLD, face_presence
-
     return [d for d in dets if face_presence(pyr, d) >= PRESENCE_THRESHOLD]
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from shapely.affinity import affine_transform
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["NoFaceError", "Restored", "FaceGeometry", "apply_affine", "REGION_NAMES"]
+__all__ = ["NoFaceError", "Restored", "FaceGeometry", "apply_affine", "REGION_NAMES",
+           "Detection", "KEYPOINT_NAMES"]
 
 # Named skin regions (left/right are the subject's).
 REGION_NAMES = (
@@ -22,6 +23,11 @@ REGION_NAMES = (
     "left_under_eye", "right_under_eye", "left_crows_feet", "right_crows_feet",
     "left_nasolabial", "right_nasolabial", "perioral", "face_skin",
 )
+
+# The six keypoints, in the model's order. "Right"/"left" are the subject's: the subject's
+# right eye is on the left of an unmirrored photo.
+KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion",
+                  "left_ear_tragion")
 
 
 class NoFaceError(ValueError):
@@ -75,3 +81,31 @@ class FaceGeometry:
         m = self.restored.to_original
         params = [m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[0, 2], m[1, 2]]
         return {k: affine_transform(g, params) for k, g in self.regions.items()}
+
+
+@dataclass(frozen=True, eq=False)
+class Detection:
+    """One face: box (x0, y0, x1, y1) and six keypoints, original pixels."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    keypoints: np.ndarray = field(repr=False)   # (6, 2), KEYPOINT_NAMES order
+    model: str = "short"
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+    @property
+    def area(self) -> float:
+        return max(self.width, 0.0) * max(self.height, 0.0)
+
+    def to_dict(self) -> dict:
+        return {"box": [round(float(v), 2) for v in self.box], "score": round(self.score, 4),
+                "keypoints": {n: [round(float(x), 2), round(float(y), 2)]
+                              for n, (x, y) in zip(KEYPOINT_NAMES, self.keypoints)},
+                "model": self.model}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import SKIN_REGIONS
 from algorithms.skin.scores import density, exp_score, main_metric, numeric, spots_result
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
@@ -48,13 +48,13 @@ class Acne(Algorithm):
                    f"{BACKGROUND_MM:g} mm masked background), {AREA_MIN_MM2:g}-{AREA_MAX_MM2:g} "
                    "mm2; polygons with their redness.")
     metrics = (
-        MetricSpec("acne", "acne_score", "bad_good_line", None,
+        MetricSpec("acne_score", "bad_good_line", None,
                    f"100*exp(-redness-weighted spots per cm2 / {DENSITY_REF:g})"),
-        MetricSpec("acne", "number_of_regions", "numeric"),
-        MetricSpec("acne", "density_score", "density", "1/cm2", "spots per cm2"),
-        MetricSpec("acne", "average_intensity_score", "numeric", "index",
+        MetricSpec("number_of_regions", "numeric"),
+        MetricSpec("density_score", "density", "1/cm2", "spots per cm2"),
+        MetricSpec("average_intensity_score", "numeric", "index",
                    "mean haemoglobin index excess of the spots"),
-        MetricSpec("acne", "average_region_size", "numeric", "mm2"),
+        MetricSpec("average_region_size", "numeric", "mm2"),
     )
 
     def analyse(self, image, face):

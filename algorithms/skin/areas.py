@@ -1,5 +1,6 @@
-"""Areas: which face regions make up each reported area, how much skin an area needs,
-and which area each found feature lies in.
+"""Areas: which face regions make up each reported area and how much skin an area needs
+(the per-area mask and :func:`~algorithms.skin.skin_image.features_by_area` are in
+:mod:`algorithms.skin.skin_image`).
 
 Examples
 --------
@@ -8,14 +9,9 @@ Examples
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping
 
-import numpy as np
-
-if TYPE_CHECKING:
-    from algorithms.skin.skin_image import SkinImage
-
-__all__ = ["AREA_REGIONS", "SKIN_REGIONS", "CM2", "AREA_MIN_MM2", "features_by_area"]
+__all__ = ["AREA_REGIONS", "SKIN_REGIONS", "CM2", "AREA_MIN_MM2"]
 
 # Reported areas (anchor API names) -> face-layer regions that make them up.
 AREA_REGIONS: Mapping[str, tuple[str, ...]] = {
@@ -36,14 +32,3 @@ SKIN_REGIONS = (
 )
 CM2 = 100.0  # mm2 in one cm2
 AREA_MIN_MM2 = 20.0  # a reported area with less visible skin is left out
-
-
-def features_by_area(points: np.ndarray, skin: SkinImage, areas: Sequence[str]
-                     ) -> dict[str, np.ndarray]:
-    """For ``(N, 2)`` x, y points: area name -> bool array of the points inside it."""
-    h, w = skin.shape
-    if len(points) == 0:
-        return {a: np.zeros(0, bool) for a in areas}
-    xi = np.clip(np.floor(points[:, 0]).astype(int), 0, w - 1)
-    yi = np.clip(np.floor(points[:, 1]).astype(int), 0, h - 1)
-    return {a: skin.area_mask(a)[yi, xi] for a in areas}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.filters import blur, hessian_eigenvalues
 from algorithms.skin.geometry import bbox_slices, polygons_from_mask, rasterise
 from algorithms.skin.scores import area_results, exp_score, main_metric, make_result, numeric
@@ -62,14 +62,14 @@ class EyeAreaCondition(Algorithm):
     description = ("Under-eye darkness against the cheek (dark circles, polygons), the "
                    "horizontal shadow valley of eye bags and the tear-trough valley.")
     metrics = (
-        MetricSpec("eye_area_condition", "eye_area_score", "bad_good_line", None,
+        MetricSpec("eye_area_score", "bad_good_line", None,
                    "0.3 dark circles + 0.2 eye bags + 0.1 lacrimal groove + 0.4 wrinkles"),
-        MetricSpec("eye_area_condition", "dark_circles_score", "bad_good_line"),
-        MetricSpec("eye_area_condition", "eyes_bags_score", "bad_good_line"),
-        MetricSpec("eye_area_condition", "lacrimal_groove_score", "bad_good_line"),
-        MetricSpec("eye_area_condition", "eye_wrinkles_score", "bad_good_line", None,
+        MetricSpec("dark_circles_score", "bad_good_line"),
+        MetricSpec("eyes_bags_score", "bad_good_line"),
+        MetricSpec("lacrimal_groove_score", "bad_good_line"),
+        MetricSpec("eye_wrinkles_score", "bad_good_line", None,
                    "crow's feet: mean valley strength, calibrated"),
-        MetricSpec("eye_area_condition", "dark_circles_depth", "numeric", "L*",
+        MetricSpec("dark_circles_depth", "numeric", "L*",
                    "median under-eye L* below the cheek"),
     )
 

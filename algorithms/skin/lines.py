@@ -32,7 +32,7 @@ from shapely.affinity import translate
 from shapely.geometry import LineString
 from skimage.morphology import skeletonize
 
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.filters import hessian_eigenvalues, masked_blur
 from algorithms.skin.geometry import bbox_slices, index_to_xy, polygon_features
 from algorithms.skin.scores import (density, exp_score, main_metric, make_result, numeric,
@@ -79,19 +79,19 @@ class Lines(Algorithm):
     description = ("Wrinkles as dark valleys of L* (multi-scale Hessian ridge filter, "
                    "hysteresis, skeleton); fine lines as polylines, deep lines as polygons.")
     metrics = (
-        MetricSpec("lines", "lines_score", "bad_good_line", None,
+        MetricSpec("lines_score", "bad_good_line", None,
                    f"100*exp(-(wrinkle_index - {INDEX_FLOOR:g}) / {INDEX_REF:g})"),
-        MetricSpec("lines", "wrinkle_index", "numeric", "L*",
+        MetricSpec("wrinkle_index", "numeric", "L*",
                    "mean valley strength of the zone + weighted line length per cm2 / 100"),
-        MetricSpec("lines", "lines_number", "numeric", None, "lines found"),
-        MetricSpec("lines", "deep_lines_number", "numeric", None, "of which deep"),
-        MetricSpec("lines", "lines_length", "numeric", "mm", "total length"),
-        MetricSpec("lines", "lines_density", "density", "mm/cm2", "length per cm2 of the zone"),
-        MetricSpec("lines", "lines_mean_depth", "numeric", "L*", "mean depth"),
-        MetricSpec("lines", "lines_mean_width", "numeric", "mm", "mean width"),
+        MetricSpec("lines_number", "numeric", None, "lines found"),
+        MetricSpec("deep_lines_number", "numeric", None, "of which deep"),
+        MetricSpec("lines_length", "numeric", "mm", "total length"),
+        MetricSpec("lines_density", "density", "mm/cm2", "length per cm2 of the zone"),
+        MetricSpec("lines_mean_depth", "numeric", "L*", "mean depth"),
+        MetricSpec("lines_mean_width", "numeric", "mm", "mean width"),
     ) + tuple(spec for t in LZ.LINE_TYPES for spec in (
-        MetricSpec("lines", f"lines_{t}_number", "numeric", None, f"{t} lines found"),
-        MetricSpec("lines", f"lines_{t}_length", "numeric", "mm", f"length of {t} lines")))
+        MetricSpec(f"lines_{t}_number", "numeric", None, f"{t} lines found"),
+        MetricSpec(f"lines_{t}_length", "numeric", "mm", f"length of {t} lines")))
 
     def analyse(self, image, face):
         face = require_face(face)

@@ -110,11 +110,11 @@ def anatomy_mask(points: np.ndarray, px_per_mm: float, shape) -> np.ndarray:
 
 def person_probability(image: np.ndarray) -> np.ndarray:
     """Selfie segmentation of an RGB uint8 image: person probability at its size."""
-    from algorithms import models
+    from algorithms import model_files
 
     h, w = image.shape[:2]
     x = cv2.resize(image[..., :3], (256, 256), interpolation=cv2.INTER_AREA)
-    out = models.run("selfie_segmentation", x.astype(np.float32)[None] / 255.0)[0]
+    out = model_files.run("selfie_segmentation", x.astype(np.float32)[None] / 255.0)[0]
     prob = np.clip(out.reshape(256, 256), 0.0, 1.0)
     return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
 

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import CM2, SKIN_REGIONS
 from algorithms.skin.chromophores import OD_TO_INDEX
 from algorithms.skin.filters import masked_blur
@@ -75,15 +75,15 @@ class Pigmentation(Algorithm):
                    f"{BACKGROUNDS_MM[0]:g} and {BACKGROUNDS_MM[1]:g} mm) that also darkens it; "
                    f"{DIAMETER_MM[0]:g}-{DIAMETER_MM[1]:g} mm across; polygons with depth in L*.")
     metrics = (
-        MetricSpec("pigmentation", "pigmentation_score", "bad_good_line", None,
+        MetricSpec("pigmentation_score", "bad_good_line", None,
                    f"100*exp(-weighted, depth-weighted pigmented share / {LOAD_REF:g})"),
-        MetricSpec("pigmentation", "number_of_regions", "numeric"),
-        MetricSpec("pigmentation", "density_score", "density", "1/cm2", "spots per cm2"),
-        MetricSpec("pigmentation", "average_intensity_score", "numeric", "L*",
+        MetricSpec("number_of_regions", "numeric"),
+        MetricSpec("density_score", "density", "1/cm2", "spots per cm2"),
+        MetricSpec("average_intensity_score", "numeric", "L*",
                    "mean depth of the spots"),
-        MetricSpec("pigmentation", "average_region_size", "numeric", "mm2"),
-        MetricSpec("pigmentation", "region_size_std", "numeric", "mm2"),
-        MetricSpec("pigmentation", "pigmented_share", "numeric", "%"),
+        MetricSpec("average_region_size", "numeric", "mm2"),
+        MetricSpec("region_size_std", "numeric", "mm2"),
+        MetricSpec("pigmented_share", "numeric", "%"),
     )
 
     def analyse(self, image, face):

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from shapely.geometry import Point
 
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.filters import blur, local_maxima_3d, masked_blur
 from algorithms.skin.geometry import bbox_slices, index_to_xy
 from algorithms.skin.scores import exp_score, main_metric, make_result, scored_by_area
@@ -93,19 +93,19 @@ class Pores(Algorithm):
                    f"clarity-weighted number of pores >= {R_SCORE_MM:g} mm per cm2, null "
                    f"(low_resolution) below {REQUIRED_PX_PER_MM:g} px/mm.")
     metrics = (
-        MetricSpec("pores", "pores_score", "bad_good_line", None,
+        MetricSpec("pores_score", "bad_good_line", None,
                    f"100*exp(-clarity-weighted pores >= {R_SCORE_MM:g} mm per cm2 / "
                    f"{DENSITY_REF:g}); null below {REQUIRED_PX_PER_MM:g} px/mm"),
-        MetricSpec("pores", "pores_number", "numeric", None,
+        MetricSpec("pores_number", "numeric", None,
                    f"pores of radius >= {R_SCORE_MM:g} mm in the pore zone"),
-        MetricSpec("pores", "pores_density", "density", "1/cm2",
+        MetricSpec("pores_density", "density", "1/cm2",
                    f"pores of radius >= {R_SCORE_MM:g} mm per cm2 of the zone"),
-        MetricSpec("pores", "pores_drawn_number", "numeric", None,
+        MetricSpec("pores_drawn_number", "numeric", None,
                    "every pore drawn, finer ones included"),
-        MetricSpec("pores", "pores_min_radius", "numeric", "mm",
+        MetricSpec("pores_min_radius", "numeric", "mm",
                    "smallest pore radius this photo resolves (searched)"),
-        MetricSpec("pores", "pores_mean_radius", "numeric", "mm", "mean radius of the drawn pores"),
-        MetricSpec("pores", "pores_mean_contrast", "numeric", "L*", "mean depth of the drawn pores"),
+        MetricSpec("pores_mean_radius", "numeric", "mm", "mean radius of the drawn pores"),
+        MetricSpec("pores_mean_contrast", "numeric", "L*", "mean depth of the drawn pores"),
     )
 
     def analyse(self, image, face):

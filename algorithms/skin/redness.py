@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import SKIN_REGIONS
 from algorithms.skin.filters import masked_blur
 from algorithms.skin.geometry import heatmap_features
@@ -46,15 +46,15 @@ class Redness(Algorithm):
                    f"above the face's own {BASELINE_PERCENTILE:g}th-percentile baseline; "
                    "nested heatmap levels at " + ", ".join(f"+{v:g}" for v in LEVELS) + ".")
     metrics = (
-        MetricSpec("redness", "redness_score", "bad_good_line", None,
+        MetricSpec("redness_score", "bad_good_line", None,
                    f"100*exp(-mean excess over +{LEVELS[0]:g} across the skin / {EXCESS_REF:g})"),
-        MetricSpec("redness", "redness_global_score", "bad_good_line", None,
+        MetricSpec("redness_global_score", "bad_good_line", None,
                    f"extent: 100*exp(-red share of the skin / {EXTENT_REF:g})"),
-        MetricSpec("redness", "redness_local_score", "bad_good_line", None,
+        MetricSpec("redness_local_score", "bad_good_line", None,
                    f"intensity: 100*exp(-mean index above +{LEVELS[0]:g} in red areas "
                    f"/ {INTENSITY_REF:g})"),
-        MetricSpec("redness", "red_area_share", "numeric", "%", "skin share at level >= 0"),
-        MetricSpec("redness", "haemoglobin_index_median", "numeric", "index",
+        MetricSpec("red_area_share", "numeric", "%", "skin share at level >= 0"),
+        MetricSpec("haemoglobin_index_median", "numeric", "index",
                    "median haemoglobin index of the skin (camera-dependent)"),
     )
 

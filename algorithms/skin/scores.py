@@ -12,16 +12,13 @@ Examples
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from algorithms.face.types import FaceGeometry
-from algorithms.skin.areas import features_by_area
+from algorithms.skin.skin_image import SkinImage, features_by_area
 from algorithms.types import AnalysisResult, AreaResult, Feature, Mask, Metric
-
-if TYPE_CHECKING:
-    from algorithms.skin.skin_image import SkinImage
 
 __all__ = ["exp_score", "main_metric", "numeric", "density", "area_results", "make_result",
            "scored_by_area", "spots_result"]
@@ -71,7 +68,7 @@ def make_result(cls, face: FaceGeometry, main: Metric | None, subs: Sequence[Met
                           masks=tuple(masks), feedback=dict(feedback or {}))
 
 
-def scored_by_area(skin: "SkinImage", centres: np.ndarray, zone: np.ndarray,
+def scored_by_area(skin: SkinImage, centres: np.ndarray, zone: np.ndarray,
                    metrics: Callable, areas: Sequence[str]
                    ) -> tuple[Metric | None, list[Metric], tuple[AreaResult, ...]]:
     """Whole-face and per-area metrics of an algorithm that finds features (spots, lines,
@@ -103,7 +100,7 @@ def scored_by_area(skin: "SkinImage", centres: np.ndarray, zone: np.ndarray,
     return main, list(subs), area_results(areas, per_area)
 
 
-def spots_result(cls, face: FaceGeometry, skin: "SkinImage", spots: Sequence[Mapping],
+def spots_result(cls, face: FaceGeometry, skin: SkinImage, spots: Sequence[Mapping],
                  centres: np.ndarray, zone: np.ndarray, metrics: Callable,
                  areas: Sequence[str]) -> AnalysisResult:
     """The result of a spot detector (acne, pigmentation): whole-face and per-area metrics

@@ -8,7 +8,7 @@ is a means, not a judgement of the skin).
 """
 from __future__ import annotations
 
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import AREA_REGIONS
 from algorithms.skin.geometry import polygons_from_mask
 from algorithms.skin.scores import area_results, make_result, numeric
@@ -30,12 +30,12 @@ class Skin(Algorithm):
                    "lips, nostrils (mm margins), background (selfie segmentation), hair, "
                    "beard and stubble (per-face skin colour model).")
     metrics = (
-        MetricSpec("skin", "skin_area", "numeric", "cm2", "usable skin in the face"),
-        MetricSpec("skin", "skin_fraction", "numeric", None,
+        MetricSpec("skin_area", "numeric", "cm2", "usable skin in the face"),
+        MetricSpec("skin_fraction", "numeric", None,
                    "usable skin / face oval without eyes, brows, lips and nostrils"),
-        MetricSpec("skin", "hair_fraction", "numeric", None,
+        MetricSpec("hair_fraction", "numeric", None,
                    "hair, beard or stubble / face oval without eyes, brows, lips, nostrils"),
-        MetricSpec("skin", "highlight_fraction", "numeric", None,
+        MetricSpec("highlight_fraction", "numeric", None,
                    "specular highlights (kept for texture, not for colour) / skin"),
     )
 

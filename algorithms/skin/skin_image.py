@@ -29,7 +29,7 @@ from algorithms.skin.geometry import rasterise
 from algorithms.skin.mask import SkinMask, compute_skin_mask
 
 __all__ = ["SkinImage", "prepare", "require_face", "SATURATION_LOW", "SATURATION_HIGH",
-           "PREPARE_MARGIN_MM"]
+           "PREPARE_MARGIN_MM", "features_by_area"]
 
 SATURATION_LOW, SATURATION_HIGH = 3, 250  # 8-bit channel values outside: clipped
 
@@ -187,3 +187,14 @@ def prepare(face: FaceGeometry) -> SkinImage:
                              px_per_mm=float(face.restored.px_per_mm))
             _CACHE[face] = skin
         return skin
+
+
+def features_by_area(points: np.ndarray, skin: SkinImage, areas: Sequence[str]
+                     ) -> dict[str, np.ndarray]:
+    """For ``(N, 2)`` x, y points: area name -> bool array of the points inside it."""
+    h, w = skin.shape
+    if len(points) == 0:
+        return {a: np.zeros(0, bool) for a in areas}
+    xi = np.clip(np.floor(points[:, 0]).astype(int), 0, w - 1)
+    yi = np.clip(np.floor(points[:, 1]).astype(int), 0, h - 1)
+    return {a: skin.area_mask(a)[yi, xi] for a in areas}

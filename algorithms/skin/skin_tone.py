@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import AREA_REGIONS
 from algorithms.skin.geometry import bbox_slices
 from algorithms.skin.scores import area_results, make_result, numeric
@@ -48,12 +48,12 @@ class SkinTone(Algorithm):
     description = ("Individual Typology Angle atan((L*-50)/b*) of the cheeks and forehead, "
                    "and its category (Very light ... Dark).")
     metrics = (
-        MetricSpec("skin_tone", "skin_tone", "category", None,
+        MetricSpec("skin_tone", "category", None,
                    "Very light, Light, Intermediate, Tan, Brown or Dark"),
-        MetricSpec("skin_tone", "ita", "numeric", "deg", "Individual Typology Angle"),
-        MetricSpec("skin_tone", "lightness", "numeric", "L*"),
-        MetricSpec("skin_tone", "yellowness", "numeric", "b*"),
-        MetricSpec("skin_tone", "redness", "numeric", "a*"),
+        MetricSpec("ita", "numeric", "deg", "Individual Typology Angle"),
+        MetricSpec("lightness", "numeric", "L*"),
+        MetricSpec("yellowness", "numeric", "b*"),
+        MetricSpec("redness", "numeric", "a*"),
     )
 
     def analyse(self, image, face):

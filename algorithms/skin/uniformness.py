@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from algorithms.registry import Algorithm, MetricSpec, register
+from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import SKIN_REGIONS
 from algorithms.skin.filters import HALVE_SIGMA, double, halve, masked_blur
 from algorithms.skin.geometry import bbox_slices, heatmap_features
@@ -41,15 +41,15 @@ class Uniformness(Algorithm):
     description = (f"Local colour difference (band-passed CIELAB, {FINE_MM:g}-{COARSE_MM:g} "
                    "mm) as a heatmap; score from its mean over the skin.")
     metrics = (
-        MetricSpec("uniformness", "uniformness_score", "bad_good_line", None,
+        MetricSpec("uniformness_score", "bad_good_line", None,
                    f"100*exp(-(mean local Delta E - {U_FLOOR:g}) / {U_REF:g})"),
-        MetricSpec("uniformness", "mean_local_delta_e", "numeric", "Delta E"),
-        MetricSpec("uniformness", "uneven_share", "numeric", "%",
+        MetricSpec("mean_local_delta_e", "numeric", "Delta E"),
+        MetricSpec("uneven_share", "numeric", "%",
                    "skin share at heatmap level >= 0"),
-        MetricSpec("uniformness", "lightness_variation", "numeric", "L*",
+        MetricSpec("lightness_variation", "numeric", "L*",
                    "std of band-passed L*"),
-        MetricSpec("uniformness", "redness_variation", "numeric", "a*"),
-        MetricSpec("uniformness", "yellowness_variation", "numeric", "b*"),
+        MetricSpec("redness_variation", "numeric", "a*"),
+        MetricSpec("yellowness_variation", "numeric", "b*"),
     )
 
     def analyse(self, image, face):

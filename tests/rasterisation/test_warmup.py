@@ -5,10 +5,10 @@ from rasterisation.warmup import warm_up
 
 
 def test_warm_up_loads_the_algorithms_and_the_face_models():
-    from algorithms import models, registry
+    from algorithms import model_files, registry
 
     seconds = warm_up()
     assert seconds > 0
     assert "pores" in registry.names()
     # the face interpreters of this thread exist now: the next request reuses them
-    assert getattr(models._local, "interpreters", None), "no interpreter was loaded"
+    assert getattr(model_files._local, "interpreters", None), "no interpreter was loaded"

@@ -11,7 +11,7 @@ from algorithms.detect import anonymise as anonymise_module
 from algorithms.detect import detect
 from algorithms.detect.anonymise import AnonymiseOptions, anonymise, parse_color
 from algorithms.face.detection import detect_faces
-from algorithms.face.landmarks import face_presence
+from algorithms.face.landmark_model import face_presence
 from algorithms.face.roi import Pyramid
 
 PORTRAITS = ["london_006", "london_021", "london_024", "london_042", "london_099",

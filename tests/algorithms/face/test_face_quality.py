@@ -9,7 +9,7 @@ import pytest
 from skimage import data
 
 from algorithms.face import NoFaceError, analyse_face
-from algorithms.face.quality import PROBLEM_CODES, assess_quality
+from algorithms.face.photo_quality import PROBLEM_CODES, assess_quality
 from algorithms.registry import get
 
 PORTRAITS = ["london_006", "london_021", "london_024", "london_042", "london_099",

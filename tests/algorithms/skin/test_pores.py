@@ -19,9 +19,8 @@ import pytest
 from algorithms.face import analyse_face
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import apply_affine
-from algorithms.skin.areas import features_by_area
 from algorithms.skin.geometry import rasterise
-from algorithms.skin.skin_image import prepare
+from algorithms.skin.skin_image import features_by_area, prepare
 from algorithms.skin import native as N
 from algorithms.skin import pores as P
 from tests.conftest import load_portrait

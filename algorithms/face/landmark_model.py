@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from algorithms import models
-from algorithms.face.detection import Detection
+from algorithms import model_files
 from algorithms.face.roi import Pyramid, Roi, crop, roi_from_points
+from algorithms.face.types import Detection
 
 __all__ = ["Landmarks", "landmarks_from_detection", "landmarks_from_roi", "roi_from_landmarks",
            "face_presence", "face_roi",
@@ -96,7 +96,7 @@ def _mesh(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float]:
 def _run_mesh(pyr: Pyramid, roi: Roi) -> tuple[np.ndarray, float]:
     img, m = crop(pyr, roi, MESH_SIZE, MESH_SIZE)
     tensor = (img.astype(np.float32) * (1.0 / 255.0))[None]
-    raw, score = models.run("face_landmark", tensor)
+    raw, score = model_files.run("face_landmark", tensor)
     pts = raw.reshape(468, 3).astype(np.float64)
     xy = pts[:, :2] @ m[:, :2].T + m[:, 2]
     z = pts[:, 2] * (roi.width / MESH_SIZE)
@@ -108,7 +108,7 @@ def _eye(pyr: Pyramid, p0, p1, flip: bool) -> tuple[np.ndarray, np.ndarray]:
     roi = roi_from_points(p0, p1, box, scale=IRIS_ROI_SCALE)
     img, m = crop(pyr, roi, IRIS_SIZE, IRIS_SIZE, flip=flip)
     tensor = (img.astype(np.float32) * (1.0 / 255.0))[None]
-    contour, iris = models.run("iris_landmark", tensor)
+    contour, iris = model_files.run("iris_landmark", tensor)
     zscale = roi.width / IRIS_SIZE
 
     def project(raw, n):
