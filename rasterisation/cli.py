@@ -222,7 +222,7 @@ def models():
 @models.command("fetch")
 def models_fetch():
     """Fetch and verify the model files (idempotent)."""
-    from algorithms import models as model_store  # the face layer owns the artefacts
+    from algorithms import model_files as model_store  # the face layer owns the artefacts
 
     try:
         paths = model_store.fetch()
