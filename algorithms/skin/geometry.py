@@ -8,8 +8,8 @@ Examples
 --------
 >>> import numpy as np
 >>> from shapely.geometry import box
->>> int(rasterise(box(0, 0, 2, 3), (4, 4)).sum())
-6
+>>> rasterise(box(1, 1, 3, 2), (3, 4)).astype(int).tolist()  # and centres ~0.5 px outside
+[[0, 0, 0, 0], [0, 1, 1, 1], [0, 1, 1, 1]]
 >>> [p.bounds for p in polygons_from_mask(np.pad(np.ones((2, 2), bool), 1))]
 [(1.0, 1.0, 3.0, 3.0)]
 >>> index_to_xy([0], [2]).tolist()

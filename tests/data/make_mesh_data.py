@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 from scipy.optimize import linear_sum_assignment
 
-from algorithms.face import detection, landmarks
+from algorithms.face import detection, landmark_model
 from algorithms.face.roi import Pyramid
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def main():
         with Image.open(p) as im:
             img = np.asarray(im.convert("RGB"))
         pyr = Pyramid(img)
-        lm = landmarks.landmarks_from_detection(pyr, detection.detect_faces(pyr)[0])
+        lm = landmark_model.landmarks_from_detection(pyr, detection.detect_faces(pyr)[0])
         shapes.append(np.column_stack([lm.points[:468], lm.z[:468]]))
     # Generalised Procrustes: align every mesh to the running mean.
     mean = shapes[0] - shapes[0].mean(0)
