@@ -287,7 +287,38 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
                  data_dir=settings.data_dir, max_requests=settings.max_requests,
                  max_requests_jitter=settings.max_requests_jitter,
                  sweep_interval=settings.sweep_interval,
-                 threads=threads or settings.threads)
+                 threads=threads or settings.threads,
+                 embedded_worker=settings.embedded_worker, job_threads=settings.job_threads)
+
+
+# ------------------------------------------------------------------ worker
+@main.command()
+@click.option("--threads", default=None, type=click.IntRange(1, 64),
+              help="jobs run at once; default RASTERISATION_JOB_THREADS or 1")
+@click.option("--parent", "parent_pid", default=None, type=int, hidden=True,
+              help="stop when this process is no longer the parent (serve uses this)")
+def worker(threads: int | None, parent_pid: int | None):
+    """Run anonymisation jobs until stopped (SIGTERM / Ctrl-C: the running job finishes).
+
+    The queue is a SQLite file in RASTERISATION_DATA_DIR, or Redis when
+    RASTERISATION_REDIS_URL is set (any number of workers, on any machine).
+    """
+    import logging
+    import os
+
+    from rasterisation.queue import JobWorker
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s [worker %(process)d] %(levelname)s %(name)s: "
+                               "%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app = _app()
+    settings = app.config["RASTERISATION"]
+    job_worker = JobWorker(app, threads=threads, parent_pid=parent_pid)
+    where = settings.redis_url or str(settings.data_dir / "jobs.sqlite3")
+    click.echo(f"rasterisation worker {os.getpid()}: queue {settings.job_queue!r} on "
+               f"{where.split('@')[-1]}, {job_worker.threads} thread(s)", err=True)
+    job_worker.run()
 
 
 # ------------------------------------------------------------------ analyse

@@ -69,6 +69,13 @@ class Settings:
     rate_limit: str | None = "120/minute"
     token_rate_limit: str | None = "30/hour"
     threads: int = 4
+    job_ttl: int = 7 * 24 * 3600
+    job_attempts: int = 3
+    job_lease: int = 60
+    job_threads: int = 1
+    job_queue: str = "rasterisation"
+    embedded_worker: bool = True
+    webhook_backoff: float = 10.0
 
 
 # name -> (default shown in the docs, description); the README table is built from this.
@@ -140,6 +147,22 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                        "run 30 s after start); 0 disables it. The sweeper finishes deletes "
                        "that failed half-way and removes objects with no image row, older "
                        "than 10 minutes."),
+    "JOB_TTL": ("604800", "Seconds an anonymisation job (row and files) is kept after it "
+                "succeeded or failed; the job workers delete expired ones."),
+    "JOB_ATTEMPTS": ("3", "Attempts of an anonymisation job before it fails: a worker that "
+                     "crashed or was killed mid-job, or an unexpected error, costs one."),
+    "JOB_LEASE": ("60", "Seconds without a heartbeat (sent every LEASE/4 s by the worker "
+                  "running a job) after which a `processing` job is taken back and retried "
+                  "(or failed after JOB_ATTEMPTS)."),
+    "JOB_THREADS": ("1", "Jobs one `rasterisation worker` (or the embedded one) runs at once."),
+    "JOB_QUEUE": ("rasterisation", "Name of the job queue. Jobs use huey: a SQLite file "
+                  "`<DATA_DIR>/jobs.sqlite3` by default, Redis when `RASTERISATION_REDIS_URL` "
+                  "is set (any number of `rasterisation worker` processes, on any machine, "
+                  "sharing one queue)."),
+    "EMBEDDED_WORKER": ("1", "`rasterisation serve` also starts one job worker process "
+                        "(`rasterisation worker`) beside gunicorn; 0: run workers yourself."),
+    "WEBHOOK_BACKOFF": ("10", "Seconds before the second webhook attempt; each next wait "
+                        "doubles (5 attempts: 10, 20, 40, 80 s). Decimals allowed."),
 }
 
 
@@ -263,7 +286,37 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_masks_per_request=_int(env, "MAX_MASKS_PER_REQUEST", 32, low=1, high=10_000),
         sweep_interval=_int(env, "SWEEP_INTERVAL", 3600, low=0, high=10**7),
         **_rate_limit_settings(env),
+        **_job_settings(env),
     )
+
+
+def _job_settings(env: Mapping[str, str]) -> dict:
+    """JOB_TTL, JOB_ATTEMPTS, JOB_LEASE, JOB_THREADS, JOB_QUEUE, EMBEDDED_WORKER,
+    WEBHOOK_BACKOFF."""
+    queue = (env.get(PREFIX + "JOB_QUEUE") or "rasterisation").strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", queue):
+        raise ConfigError(f"{PREFIX}JOB_QUEUE must be 1-64 letters, digits, '_', '.' or '-', "
+                          f"got {queue!r}")
+    embedded = (env.get(PREFIX + "EMBEDDED_WORKER") or "1").strip().lower()
+    if embedded not in ("0", "1", "true", "false", "yes", "no"):
+        raise ConfigError(f"{PREFIX}EMBEDDED_WORKER must be 0 or 1, got {embedded!r}")
+    raw = (env.get(PREFIX + "WEBHOOK_BACKOFF") or "10").strip()
+    try:
+        backoff = float(raw)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}WEBHOOK_BACKOFF must be a number of seconds, "
+                          f"got {raw!r}") from None
+    if not 0.0 <= backoff <= 3600.0:
+        raise ConfigError(f"{PREFIX}WEBHOOK_BACKOFF must be between 0 and 3600, got {raw!r}")
+    return {
+        "job_ttl": _int(env, "JOB_TTL", 7 * 24 * 3600, low=60, high=10**9),
+        "job_attempts": _int(env, "JOB_ATTEMPTS", 3, low=1, high=20),
+        "job_lease": _int(env, "JOB_LEASE", 60, low=2, high=24 * 3600),
+        "job_threads": _int(env, "JOB_THREADS", 1, low=1, high=64),
+        "job_queue": queue,
+        "embedded_worker": embedded in ("1", "true", "yes"),
+        "webhook_backoff": backoff,
+    }
 
 
 def _rate_limit_settings(env: Mapping[str, str]) -> dict:

@@ -186,3 +186,96 @@ class RenderRecord(db.Model):
     format: Mapped[str] = mapped_column(sa.String(8), nullable=False)
     storage_key: Mapped[str] = mapped_column(sa.String(512), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+# ------------------------------------------------------------------ anonymisation jobs
+__all__ += ["AnonymisationJob", "WebhookSecret", "WebhookAttempt", "JOB_STATUSES",
+            "job_prefix"]
+
+JOB_STATUSES = ("queued", "processing", "succeeded", "failed")
+
+
+def job_prefix(company_id, job_id) -> str:
+    """Storage prefix of everything stored for one job (its input and every attempt's
+    results)."""
+    return f"companies/{company_id}/jobs/{job_id}/"
+
+
+class AnonymisationJob(db.Model):
+    """One asynchronous anonymisation (see ``rasterisation.services.jobs``).
+
+    Every status change is a guarded ``UPDATE ... WHERE status = <expected> AND
+    lease_token = <the attempt's token>``: only one worker claims a queued job, and a worker
+    whose attempt was taken away (its lease lapsed, the job was deleted) can neither finish
+    nor fail it.
+    """
+
+    __tablename__ = "anonymisation_jobs"
+    __table_args__ = (sa.Index("ix_anonymisation_jobs_company_id_created_at", "company_id",
+                               "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("companies.id", ondelete="CASCADE"), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="queued",
+                                        index=True)
+    progress: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
+    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    options: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    client_metadata: Mapped[str | None] = mapped_column("metadata", sa.Text, nullable=True)
+    image_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True)
+    input_key: Mapped[str | None] = mapped_column(sa.String(512), nullable=True)
+    input_filename: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    result: Mapped[dict | None] = mapped_column(sa.JSON, nullable=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    lease_token: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    base_url: Mapped[str | None] = mapped_column(sa.String(512), nullable=True)
+    webhook_url: Mapped[str | None] = mapped_column(sa.String(2048), nullable=True)
+    webhook_state: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True,
+                                                        index=True)
+    # set (and committed) first by a delete: every lookup and every guarded update ignores
+    # such rows; the files go next, then the row
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    webhook_attempts = relationship("WebhookAttempt", passive_deletes=True,
+                                    order_by="WebhookAttempt.attempt")
+
+    @property
+    def prefix(self) -> str:
+        return job_prefix(self.company_id, self.id)
+
+
+class WebhookSecret(db.Model):
+    """A company's webhook signing secret. Kept as is (HMAC needs it); shown once."""
+
+    __tablename__ = "webhook_secrets"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(sa.String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class WebhookAttempt(db.Model):
+    """One delivery attempt of a job's webhook; (job, attempt) is unique, so one attempt
+    number is never sent twice."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (sa.UniqueConstraint("job_id", "attempt", name="uq_webhook_attempts_job"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("anonymisation_jobs.id", ondelete="CASCADE"), nullable=False)
+    attempt: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    event: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    url: Mapped[str] = mapped_column(sa.String(2048), nullable=False)
+    ok: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    status_code: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    duration_ms: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
-__all__ = ["UnsafeURL", "FetchError", "Target", "check_url", "fetch", "put",
+__all__ = ["UnsafeURL", "FetchError", "Target", "check_url", "fetch", "put", "post",
            "parse_networks", "MAX_REDIRECTS", "SCHEMES"]
 
 SCHEMES = ("http", "https")
@@ -268,4 +268,19 @@ def put(url: str, data: bytes, *, content_type: str, timeout: float = 10.0,
                              allow_networks=tuple(allow_networks), follow_redirects=False)
     if not 200 <= status < 300:
         raise FetchError(f"the upload endpoint answered HTTP {status}", status=status)
+    return status
+
+
+def post(url: str, data: bytes, *, content_type: str, headers: dict | None = None,
+         timeout: float = 10.0, allow_networks: Iterable[Network] = ()) -> int:
+    """POST ``data`` to ``url`` through the guard (no redirects followed: a webhook target
+    that redirects is answered by its status); the HTTP status, whatever it is.
+
+    Raises UnsafeURL (refused target) or FetchError (unreachable, timeout).
+    """
+    status, _, _ = _exchange("POST", url, body=data,
+                             headers={"Content-Type": content_type,
+                                      "Content-Length": str(len(data)), **(headers or {})},
+                             timeout=timeout, max_bytes=1 << 20,
+                             allow_networks=tuple(allow_networks), follow_redirects=False)
     return status

@@ -144,11 +144,44 @@ class _Sweeper:
                 self.process.kill()
 
 
+class _JobWorkerProcess(_Sweeper):
+    """The embedded job worker: one ``rasterisation worker`` process beside the gunicorn
+    workers (started by the master when ready, stopped with it, and stopping by itself when
+    its parent is gone). A process, not a thread of a gunicorn worker: gunicorn recycles
+    and times out its workers, which would cut jobs short, and the consumer handles its
+    own signals (SIGTERM lets the running job finish)."""
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self.process = None
+
+    def when_ready(self, server) -> None:
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rasterisation.cli", "worker", "--threads",
+             str(self.threads), "--parent", str(os.getpid())])
+        server.log.info("job worker %s: %s thread(s)", self.process.pid, self.threads)
+
+    def on_exit(self, server) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # graceful: the running job finishes (at most 60 s)
+            try:
+                self.process.wait(timeout=60)
+            except Exception:  # noqa: BLE001 - the lease brings an unfinished job back
+                self.process.kill()
+
+
 def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
                      data_dir=None, max_requests: int = 1000,
                      max_requests_jitter: int = 100, sweep_interval: int = 0,
-                     threads: int = 4) -> dict:
+                     threads: int = 4, embedded_worker: bool = False,
+                     job_threads: int = 1) -> dict:
     """The gunicorn settings of ``rasterisation serve``.
+
+    ``embedded_worker`` starts one job worker process (``rasterisation worker``) beside the
+    gunicorn workers, with ``job_threads`` threads.
 
     ``threads`` > 1 serves each worker's requests on that many threads (gunicorn's gthread
     worker); 1 is the plain sync worker, which a slow client blocks entirely.
@@ -174,10 +207,14 @@ def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
         "max_requests": max_requests,
         "max_requests_jitter": max_requests_jitter if max_requests else 0,
     }
+    sidecars = []
     if sweep_interval:
-        sweeper = _Sweeper(sweep_interval)
-        options["when_ready"] = sweeper.when_ready
-        options["on_exit"] = sweeper.on_exit
+        sidecars.append(_Sweeper(sweep_interval))
+    if embedded_worker:
+        sidecars.append(_JobWorkerProcess(job_threads))
+    if sidecars:
+        options["when_ready"] = lambda server: [s.when_ready(server) for s in sidecars]
+        options["on_exit"] = lambda server: [s.on_exit(server) for s in sidecars]
     if data_dir is not None:
         socket_path = str(data_dir / "gunicorn.ctl")
         if len(socket_path.encode()) < 100:  # AF_UNIX paths are limited to ~107 bytes

@@ -4,15 +4,16 @@ from __future__ import annotations
 from flask import Flask
 
 from rasterisation.api import (
-    algorithms, analyses, anonymise, docs_assets, files, health, images, masking_tasks, masks,
-    tokens,
+    algorithms, analyses, anonymise, docs_assets, files, health, images, jobs, masking_tasks,
+    masks, tokens,
 )
 
 __all__ = ["register_blueprints", "BLUEPRINTS"]
 
 # documented in the OpenAPI spec, in this order
 BLUEPRINTS = (health.blp, tokens.blp, images.blp, algorithms.blp, analyses.blp, masks.blp,
-              masking_tasks.blp, anonymise.blp, files.blp)
+              masking_tasks.blp, anonymise.blp, jobs.blp, jobs.webhook_blp,
+              files.blp)
 
 
 def register_blueprints(app: Flask, api) -> None:

@@ -19,7 +19,7 @@ from rasterisation.services.anonymisation import (
     OUTPUT_FORMATS, AnonymiseRequest, parse_areas, run_anonymise,
 )
 
-__all__ = ["blp"]
+__all__ = ["blp", "AnonymiseFormSchema", "FileSchema", "build_request", "read_upload"]
 
 blp = Blueprint("anonymise", __name__, url_prefix="/api/v1/companies/<uuid:company_id>",
                 description="Anonymisation of one photo, synchronously: faces (and people) "
@@ -106,33 +106,46 @@ class Anonymise(MethodView):
     def post(self, form, files, company_id):
         """Blur, pixelate or fill the faces (and people) of one photo."""
         require_company(company_id)
-        if form["plates"]:
-            abort(422, message="plates: licence-plate anonymisation is not available in this "
-                               "build (no plate detector ships offline under a usable "
-                               "licence)", errors={"form": {"plates": ["not available"]}})
-        upload = files.get("file")
-        if (upload is None) == (form.get("image_id") is None):
-            abort(422, message="file: send exactly one of `file` (multipart) or `image_id`",
-                  errors={"form": {"file": ["exactly one of file or image_id"]}})
-        try:
-            color = parse_color(form["fill_color"])
-        except ValueError as exc:
-            abort(422, message=f"fill_color: {exc}", errors={"form": {"fill_color": [str(exc)]}})
-        options = AnonymiseOptions(
-            method=form["method"], shape=form["shape"], blur_strength=form["blur_strength"],
-            pixel_size=form.get("pixel_size"), fill_color=color,
-            edge_softness=form["edge_softness"], padding=form["padding"])
-        request = AnonymiseRequest(
-            options=options, faces=form["faces"], people=form["people"],
-            face_threshold=form["face_threshold"], person_threshold=form["person_threshold"],
-            included=parse_areas(form.get("included_areas"), "included_areas"),
-            excluded=parse_areas(form.get("excluded_areas"), "excluded_areas"),
-            masks=form["masks"], output_format=form.get("output_format"))
-        data = None
-        if upload is not None:
-            limit = image_service.settings().max_upload_bytes
-            data = upload.read(limit + 1)
-            if len(data) > limit:
-                abort(413, message=f"file: larger than {limit} bytes "
-                                   "(RASTERISATION_MAX_UPLOAD_BYTES)")
+        request = build_request(form)
+        data = read_upload(form, files)
         return run_anonymise(company_id, request, data=data, image_id=form.get("image_id"))
+
+
+def build_request(form: dict) -> AnonymiseRequest:
+    """The engine's request from the loaded form; 422 naming the field on a bad option
+    (plates, fill_color, areas). Shared with the anonymisation jobs."""
+    if form["plates"]:
+        abort(422, message="plates: licence-plate anonymisation is not available in this "
+                           "build (no plate detector ships offline under a usable "
+                           "licence)", errors={"form": {"plates": ["not available"]}})
+    try:
+        color = parse_color(form["fill_color"])
+    except ValueError as exc:
+        abort(422, message=f"fill_color: {exc}", errors={"form": {"fill_color": [str(exc)]}})
+    options = AnonymiseOptions(
+        method=form["method"], shape=form["shape"], blur_strength=form["blur_strength"],
+        pixel_size=form.get("pixel_size"), fill_color=color,
+        edge_softness=form["edge_softness"], padding=form["padding"])
+    return AnonymiseRequest(
+        options=options, faces=form["faces"], people=form["people"],
+        face_threshold=form["face_threshold"], person_threshold=form["person_threshold"],
+        included=parse_areas(form.get("included_areas"), "included_areas"),
+        excluded=parse_areas(form.get("excluded_areas"), "excluded_areas"),
+        masks=form["masks"], output_format=form.get("output_format"))
+
+
+def read_upload(form: dict, files: dict) -> bytes | None:
+    """The uploaded bytes (None with ``image_id``); 422 unless exactly one of the two, 413
+    over the upload limit."""
+    upload = files.get("file")
+    if (upload is None) == (form.get("image_id") is None):
+        abort(422, message="file: send exactly one of `file` (multipart) or `image_id`",
+              errors={"form": {"file": ["exactly one of file or image_id"]}})
+    if upload is None:
+        return None
+    limit = image_service.settings().max_upload_bytes
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        abort(413, message=f"file: larger than {limit} bytes "
+                           "(RASTERISATION_MAX_UPLOAD_BYTES)")
+    return data

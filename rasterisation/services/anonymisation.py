@@ -30,7 +30,8 @@ from rasterisation.services.masking import encode_mask
 from rasterisation.render import encode as encode_picture
 from rasterisation.storage import get_storage
 
-__all__ = ["AnonymiseRequest", "run_anonymise", "parse_areas", "MAX_FACES", "OUTPUT_FORMATS"]
+__all__ = ["AnonymiseRequest", "run_anonymise", "parse_areas", "MAX_FACES", "OUTPUT_FORMATS",
+           "detect_and_hide", "output_format", "upload_pixels", "encode_picture_bytes"]
 
 MAX_FACES = 256
 MAX_PEOPLE = 20
@@ -131,10 +132,13 @@ def _encode(picture: np.ndarray, fmt: str, quality: int) -> bytes:
     return encode_picture(picture, format="png")
 
 
-def run_anonymise(company_id, req: AnonymiseRequest, *, data: bytes | None = None,
-                  image_id=None) -> dict:
-    """Anonymise the upload ``data`` or the company's image ``image_id``; the answer."""
-    pixels, source_format, image = _load(company_id, data=data, image_id=image_id)
+upload_pixels = _upload_pixels
+encode_picture_bytes = _encode
+
+
+def detect_and_hide(pixels: np.ndarray, req: AnonymiseRequest):
+    """Detect what ``req`` asks for in ``pixels`` (RGB) and hide it: (picture, binary mask,
+    instance mask, detections). The engine of the synchronous endpoint and of the jobs."""
     h, w = pixels.shape[:2]
     pyr = Pyramid(pixels)
     found = []
@@ -148,6 +152,19 @@ def run_anonymise(company_id, req: AnonymiseRequest, *, data: bytes | None = Non
     if req.excluded:
         found = [d for d in found if not _inside(d, req.excluded, (w, h))]
     picture, mask, instances = anonymise(pixels, found, options=req.options)
+    return picture, mask, instances, found
+
+
+def output_format(req: AnonymiseRequest, source_format: str) -> str:
+    return req.output_format or ("jpeg" if source_format == "jpeg" else "png")
+
+
+def run_anonymise(company_id, req: AnonymiseRequest, *, data: bytes | None = None,
+                  image_id=None) -> dict:
+    """Anonymise the upload ``data`` or the company's image ``image_id``; the answer."""
+    pixels, source_format, image = _load(company_id, data=data, image_id=image_id)
+    h, w = pixels.shape[:2]
+    picture, mask, instances, found = detect_and_hide(pixels, req)
 
     fmt = req.output_format or ("jpeg" if source_format == "jpeg" else "png")
     storage = get_storage()
