@@ -44,9 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from algorithms.types import Feature, Mask  # noqa: E402
-from rasterisation.render import _geometry as geo  # noqa: E402
-from rasterisation.render import default_style, encode, render  # noqa: E402
-from rasterisation.render._common import (  # noqa: E402
+from algorithms.render import _geometry as geo  # noqa: E402
+from algorithms.render import default_style, encode, render  # noqa: E402
+from algorithms.render._common import (  # noqa: E402
     DEFAULT_LINE_FRACTION, DEFAULT_OUTLINE_FRACTION,
 )
 

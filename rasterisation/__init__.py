@@ -1,8 +1,9 @@
 """rasterisation: the self-hostable skin-analysis mask service.
 
-This package root imports nothing on purpose: ``rasterisation.render`` must stay importable
-without Flask, SQLAlchemy or MinIO (see tests/rasterisation/test_layering.py), so the app
-factory lives in :mod:`rasterisation.app`.
+The web side: API, services, storage, database models, CLI. The pure engine (analysis,
+pipeline, renderer) is the ``algorithms`` package. This package root imports nothing, so
+``rasterisation analyse`` and the CLI's small commands do not load Flask; the app factory
+lives in :mod:`rasterisation.app`.
 """
 
 __all__ = ["__version__"]

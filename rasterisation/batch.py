@@ -24,8 +24,8 @@ from PIL import Image, ImageOps
 
 from algorithms import registry
 from algorithms.types import IMAGE_TYPES, validate_choice
-from rasterisation.pipeline import MaskError, PhotoAnalysis
-from rasterisation.render import EXTENSIONS, OUTPUT_FORMATS, default_style, encode, render
+from algorithms.pipeline import MaskError, PhotoAnalysis
+from algorithms.render import EXTENSIONS, OUTPUT_FORMATS, default_style, encode, render
 
 __all__ = ["load_photo", "analyse_photo", "analyse_photos"]
 

@@ -24,7 +24,7 @@ def warm_up() -> float:
     from algorithms import registry
     from algorithms.face import analyse_face, NoFaceError
     from algorithms.types import Feature, Mask
-    from rasterisation.render import default_style, encode, render
+    from algorithms.render import default_style, encode, render
 
     start = time.perf_counter()
     registry.names()  # imports every algorithm module (and torch)

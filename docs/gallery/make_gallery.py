@@ -20,8 +20,8 @@ from PIL import Image
 from skimage import data
 
 from algorithms import registry
-from rasterisation.pipeline import PhotoAnalysis
-from rasterisation.render import default_style, render
+from algorithms.pipeline import PhotoAnalysis
+from algorithms.render import default_style, render
 
 OUT = Path(__file__).resolve().parent
 ROOT = OUT.parent.parent

@@ -8,7 +8,7 @@ from rasterisation.api.analysis_schemas import (
     CompanyArgsSchema, MaskItemSchema, MasksRequestSchema, SvgMasksRequestSchema,
 )
 from rasterisation.auth import require_company
-from rasterisation.render import Style, default_style
+from algorithms.render import Style, default_style
 from rasterisation.services import images as image_service
 from rasterisation.services.masks import SVG, MaskSpec, make_masks
 

@@ -1,6 +1,6 @@
 """Analyses of stored images, with their caches at the edges.
 
-:class:`StoredPhoto` wraps the pure :class:`rasterisation.pipeline.PhotoAnalysis` with the
+:class:`StoredPhoto` wraps the pure :class:`algorithms.pipeline.PhotoAnalysis` with the
 three caches of an image:
 
 * ``image_faces``: the face (or that there is none) and the restored image, stored once per
@@ -25,12 +25,11 @@ from sqlalchemy.orm import defer
 
 from algorithms import registry
 from algorithms.types import IMAGE_TYPES, AnalysisResult, result_from_dict, validate_choice
+from algorithms.face.serialise import face_from_dict, face_to_dict
+from algorithms.pipeline import MaskError, PhotoAnalysis, in_image_type
+from algorithms.render import encode
 from rasterisation.extensions import db
 from rasterisation.models import AnalysisRecord, Image, ImageFace
-from rasterisation.pipeline import (
-    MaskError, PhotoAnalysis, face_from_dict, face_to_dict, in_image_type,
-)
-from rasterisation.render import encode
 from rasterisation.storage import get_storage
 
 __all__ = ["StoredPhoto", "MaskError", "decode_rgb"]

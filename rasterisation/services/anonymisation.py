@@ -27,7 +27,7 @@ from rasterisation.services.analyses import decode_rgb
 from rasterisation.services import imaging
 from rasterisation.services.imaging import ImageRejected
 from rasterisation.services.masking import encode_mask
-from rasterisation.render import encode as encode_picture
+from algorithms.render import encode as encode_picture
 from rasterisation.storage import get_storage
 
 __all__ = ["AnonymiseRequest", "run_anonymise", "parse_areas", "MAX_FACES", "OUTPUT_FORMATS",

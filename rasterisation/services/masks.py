@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from algorithms import registry
 from rasterisation.extensions import db
 from rasterisation.models import Image, RenderRecord
-from rasterisation.render import CONTENT_TYPES, EXTENSIONS, Style, encode, render, render_svg
-from rasterisation.pipeline import thread_map
+from algorithms.render import CONTENT_TYPES, EXTENSIONS, Style, encode, render, render_svg
+from algorithms.pipeline import thread_map
 from rasterisation.services.analyses import MaskError, StoredPhoto
 from rasterisation.services.images import settings, signed_url
 

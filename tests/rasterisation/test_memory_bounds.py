@@ -45,7 +45,7 @@ def test_serve_passes_max_requests_from_the_environment(tmp_path, monkeypatch):
 
 
 def test_render_buffer_pool_is_bounded_by_bytes():
-    from rasterisation.render.raster import _BufferPool
+    from algorithms.render.raster import _BufferPool
 
     pool = _BufferPool(keep=2, max_bytes=1_000_000)
     big = pool.take(1000, 1000)  # 5 MB: more than the pool may keep
@@ -62,7 +62,7 @@ def test_render_buffer_pool_is_bounded_by_bytes():
 
 
 def test_thread_pools_are_bounded():
-    from rasterisation import pipeline
+    from algorithms import pipeline
 
     for threads in (2, 3, 4, 5):
         assert pipeline.thread_map(lambda x: x * 2, [1, 2, 3], threads=threads) == [2, 4, 6]

@@ -91,7 +91,7 @@ def test_low_resolution_gives_a_null_score_and_says_why(face_of):
 def test_a_null_score_renders_and_serialises(face_of):
     """The renderer and the stored-result round trip take a null main metric."""
     from algorithms.types import result_from_dict
-    from rasterisation.render import default_style, render
+    from algorithms.render import default_style, render
 
     img, face = face_of("london_107")
     res = P.Pores().analyse(img, face)

@@ -7,7 +7,7 @@ Examples
 --------
 >>> import numpy as np, shapely
 >>> from algorithms.types import Feature, Mask
->>> from rasterisation.render import default_style, encode, render
+>>> from algorithms.render import default_style, encode, render
 >>> photo = np.full((64, 64, 3), 200, np.uint8)
 >>> lines = Mask("polyline_mask", "fine_lines",
 ...              (Feature(shapely.LineString([(8, 8), (56, 40)])),))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from rasterisation.render import CONTENT_TYPES, OUTPUT_FORMATS, encode
+from algorithms.render import CONTENT_TYPES, OUTPUT_FORMATS, encode
 
-encode_module = importlib.import_module("rasterisation.render.encode")  # the function shadows it
+encode_module = importlib.import_module("algorithms.render.encode")  # the function shadows it
 
 
 @pytest.fixture(scope="module")

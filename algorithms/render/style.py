@@ -8,7 +8,7 @@ when no fill is forced.
 Each palette is one saturated colour (cyan, yellow, magenta, lime, ...) for lines, outlines and
 translucent fills, a dark translucent halo drawn around every line, and a two-colour ramp for
 heatmap levels. The bright colour carries the mark on dark skin and the dark halo carries it on
-light skin; tests/rasterisation/render/test_render_palette.py checks both on the darkest and
+light skin; tests/algorithms/render/test_render_palette.py checks both on the darkest and
 the lightest of the test portraits.
 """
 from __future__ import annotations

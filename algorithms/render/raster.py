@@ -51,7 +51,7 @@ def render(image: np.ndarray, masks: Sequence[Mask], *, style: Style) -> np.ndar
     masks : sequence of Mask
         Geometry in the image's pixel coordinates (x right, y down, pixel centres at i + 0.5).
     style : Style
-        Colours and options; see :class:`~rasterisation.render.style.Style`.
+        Colours and options; see :class:`~algorithms.render.style.Style`.
 
     Returns
     -------

@@ -8,8 +8,8 @@ import pytest
 import shapely
 
 from algorithms.types import Feature, Mask
-from rasterisation.render import Style, default_style, render
-from rasterisation.render._geometry import cv_thickness
+from algorithms.render import Style, default_style, render
+from algorithms.render._geometry import cv_thickness
 
 GREY = 128
 
@@ -249,7 +249,7 @@ def test_edges_of_the_image_are_drawn():
 @pytest.mark.parametrize("style", [Style(), Style(concentric_lines=True)],
                          ids=["filled", "concentric"])
 def test_coverage_buffers_are_left_clean_for_the_next_render(style):
-    from rasterisation.render import raster
+    from algorithms.render import raster
 
     rng = np.random.default_rng(3)
     image = rng.integers(0, 256, (150, 203, 3), dtype=np.uint8)

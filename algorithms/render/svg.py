@@ -1,6 +1,6 @@
 """Masks as an SVG document: :func:`render_svg` (the v5 ``svg_masks`` output).
 
-The same picture as :func:`~rasterisation.render.raster.render`, as vectors: circles, paths
+The same picture as :func:`~algorithms.render.raster.render`, as vectors: circles, paths
 with ``fill-rule="evenodd"`` (holes), strokes with round joins and caps, heatmap levels as
 rings (each level minus the ones inside it, so translucent levels do not stack), concentric
 lines, and the same dark halo under every line (a wider stroke drawn first). With
@@ -57,7 +57,7 @@ def render_svg(masks: Sequence[Mask], *, width: int, height: int, style: Style,
     --------
     >>> import shapely
     >>> from algorithms.types import Feature, Mask
-    >>> from rasterisation.render.style import Style
+    >>> from algorithms.render.style import Style
     >>> acne = Mask("polygon_mask", "acne", (Feature(shapely.box(2, 2, 10, 10)),))
     >>> svg = render_svg([acne], width=16, height=16, style=Style())
     >>> svg.startswith(b"<?xml") and b'fill-rule="evenodd"' in svg

@@ -14,8 +14,8 @@ import shapely
 from skimage.color import rgb2lab
 
 from algorithms.types import Feature, Mask
-from rasterisation.render import DEFAULT_PALETTE, Style, render
-from rasterisation.render.style import FALLBACK_PALETTE
+from algorithms.render import DEFAULT_PALETTE, Style, render
+from algorithms.render.style import FALLBACK_PALETTE
 
 PALETTES = {**DEFAULT_PALETTE, "fallback": FALLBACK_PALETTE}
 SKIN = (slice(600, 800), slice(500, 850))  # cheeks, nose and upper lip of the 1350 px portraits

@@ -4,9 +4,9 @@ compared with the PNGs committed in tests/data/golden/ within a tolerance.
 After an intended change of the drawing, look at the new pictures and regenerate them:
 
     RASTERISATION_REGENERATE_GOLDEN=1 .venv/bin/python -m pytest \
-        tests/rasterisation/render -k golden
+        tests/algorithms/render -k golden
 
-(and bump ``RENDER_VERSION`` in rasterisation/render/style.py so cached renders are redone).
+(and bump ``RENDER_VERSION`` in algorithms/render/style.py so cached renders are redone).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import shapely
 from PIL import Image
 
 from algorithms.types import Feature, Mask
-from rasterisation.render import Style, default_style, render
+from algorithms.render import Style, default_style, render
 
 GOLDEN_DIR = Path(__file__).resolve().parents[2] / "data" / "golden"
 REGENERATE = os.environ.get("RASTERISATION_REGENERATE_GOLDEN") == "1"

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from rasterisation.render import DEFAULT_PALETTE, Style, default_style
-from rasterisation.render.style import FALLBACK_PALETTE
+from algorithms.render import DEFAULT_PALETTE, Style, default_style
+from algorithms.render.style import FALLBACK_PALETTE
 
 TECH_NAMES = ("pores", "lines", "redness", "pigmentation", "acne", "uniformness",
               "eye_area_condition", "facial_landmarks")

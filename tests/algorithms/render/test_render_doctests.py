@@ -6,8 +6,8 @@ import importlib
 
 import pytest
 
-MODULES = ["rasterisation.render", "rasterisation.render.style", "rasterisation.render.raster",
-           "rasterisation.render.encode", "rasterisation.render.svg"]
+MODULES = ["algorithms.render", "algorithms.render.style", "algorithms.render.raster",
+           "algorithms.render.encode", "algorithms.render.svg"]
 
 
 @pytest.mark.parametrize("name", MODULES)

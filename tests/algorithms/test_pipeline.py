@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from rasterisation.pipeline import MaskError, PhotoAnalysis, face_from_dict, face_to_dict
+from algorithms.face.serialise import face_from_dict, face_to_dict
+from algorithms.pipeline import MaskError, PhotoAnalysis
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def encode(image: np.ndarray, *, format: str = "jpeg", quality: int = 90) -> byt
     Parameters
     ----------
     image : (H, W, 3) uint8 ndarray
-        RGB pixels, e.g. from :func:`~rasterisation.render.raster.render`.
+        RGB pixels, e.g. from :func:`~algorithms.render.raster.render`.
     format : {"jpeg", "png", "webp"}
         Output format; the HTTP content type is ``CONTENT_TYPES[format]``.
     quality : int

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from algorithms.types import Feature, Mask
-from rasterisation.render import Style, default_style, encode, render_svg
+from algorithms.render import Style, default_style, encode, render_svg
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 XLINK = "{http://www.w3.org/1999/xlink}href"
