@@ -22,7 +22,7 @@ from algorithms.face import FaceGeometry, NoFaceError, analyse_face
 from algorithms.face.convert import to_image_type
 from algorithms.types import IMAGE_TYPES, AnalysisResult, validate_choice
 
-__all__ = ["MaskError", "PhotoAnalysis", "in_image_type", "thread_map"]
+__all__ = ["MaskError", "NoFace", "PhotoAnalysis", "in_image_type", "thread_map"]
 
 _UNSET = object()
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -54,6 +54,20 @@ class MaskError(ValueError):
     """A per-mask failure the client can act on (unknown algorithm, no face, ...)."""
 
 
+class NoFace(MaskError):
+    """The photo has no face: one error, one message, wherever it is found out.
+
+    >>> str(NoFace())[:31]
+    'no face was found in this image'
+    """
+
+    MESSAGE = ("no face was found in this image: it has no restored image and the algorithms "
+               "that need a face have no result (image_type=original serves the others)")
+
+    def __init__(self):
+        super().__init__(self.MESSAGE)
+
+
 def in_image_type(result: AnalysisResult, face: FaceGeometry | None, image_type: str
                   ) -> AnalysisResult:
     """``result`` expressed in ``image_type`` ('original' or 'restored') pixel coordinates.
@@ -66,8 +80,7 @@ def in_image_type(result: AnalysisResult, face: FaceGeometry | None, image_type:
     if result.image_type == image_type:
         return result
     if face is None:
-        raise MaskError("no face was found in this image, so it has no restored image; "
-                        "ask for image_type=original")
+        raise NoFace()
     return to_image_type(result, face, image_type)
 
 
@@ -113,7 +126,7 @@ class PhotoAnalysis:
         if image_type == "original":
             return self.image
         if self.face is None:
-            raise MaskError("no face was found in this image, so it has no restored image")
+            raise NoFace()
         return self.face.restored.image
 
     def native_result(self, tech_name: str) -> AnalysisResult:
@@ -127,12 +140,11 @@ class PhotoAnalysis:
                 return self._results[tech_name]
         face = self.face
         if face is None and algorithm.requires_face:
-            raise MaskError(f"no face was found in this image; {tech_name} needs one")
+            raise NoFace()
         try:
             result = algorithm.analyse(self.image, face)
-        except NoFaceError as exc:
-            raise MaskError(f"no face was found in this image; {tech_name} needs one "
-                            f"({exc})") from None
+        except NoFaceError:
+            raise NoFace() from None
         with self._lock:
             self._results[tech_name] = result
         return result

@@ -24,12 +24,58 @@ from sqlalchemy import exc as sa_exc
 from rasterisation.storage.base import ObjectNotFound, StorageError
 
 __all__ = ["Api", "error_payload", "register_error_handlers", "summarise_errors",
-           "prune_errors", "MAX_ERRORS_SHOWN"]
+           "prune_errors", "MAX_ERRORS_SHOWN", "ServiceError", "NotFound", "Conflict",
+           "InvalidInput"]
 
 # an error body lists at most this many field errors (and says how many there were)
 MAX_ERRORS_SHOWN = 10
 
 log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A domain error raised by a service: what went wrong and which HTTP status says it.
+
+    Services raise these (never ``abort``); :func:`register_error_handlers` maps every one to
+    the JSON error shape, so a service is callable outside a request (CLI, jobs, tests).
+
+    >>> NotFound("no image 1 in company 2").status
+    404
+    """
+
+    status = 400
+
+    def __init__(self, message: str, *, errors=None, headers=None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+        self.headers = dict(headers or {})
+
+
+class NotFound(ServiceError):
+    """The object does not exist, or belongs to another company (never say which)."""
+
+    status = 404
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class InvalidInput(ServiceError):
+    """A field's value cannot be served; ``errors`` names the field."""
+
+    status = 422
+
+
+def field_error(error_class, location: str, field: str, message: str) -> ServiceError:
+    """``error_class`` for one field: message ``"field: message"``, errors
+    ``{location: {field: [message]}}``.
+
+    >>> field_error(InvalidInput, "json", "model", "unknown").errors
+    {'json': {'model': ['unknown']}}
+    """
+    return error_class(f"{field}: {message}", errors={location: {field: [message]}})
 
 
 def error_payload(code: int, message: str, errors=None) -> dict:
@@ -177,6 +223,14 @@ def _object_missing(error: ObjectNotFound):
         404, "a stored object of this image is missing (it may have just been deleted)")), 404
 
 
+def _service_error(error: ServiceError):
+    errors, _ = prune_errors(error.errors) if error.errors else (None, 0)
+    response = jsonify(error_payload(error.status, error.message, errors))
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
 def _unexpected(error: Exception):
     log.exception("unhandled exception", exc_info=error)
     response = jsonify(error_payload(500, "internal server error; the server log has details"))
@@ -185,8 +239,10 @@ def _unexpected(error: Exception):
 
 
 def register_error_handlers(app: Flask) -> None:
-    """JSON 503 (with Retry-After) for database and storage outages, 404 for a stored object
-    that is gone, and JSON 500 for anything unexpected."""
+    """The services' domain errors in the JSON shape, JSON 503 (with Retry-After) for
+    database and storage outages, 404 for a stored object that is gone, and JSON 500 for
+    anything unexpected."""
+    app.register_error_handler(ServiceError, _service_error)
     app.register_error_handler(StorageError, _storage_unavailable)
     app.register_error_handler(ObjectNotFound, _object_missing)
     for error_class in DATABASE_UNAVAILABLE:

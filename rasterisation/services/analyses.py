@@ -26,7 +26,7 @@ from sqlalchemy.orm import defer
 from algorithms import registry
 from algorithms.types import IMAGE_TYPES, AnalysisResult, result_from_dict, validate_choice
 from algorithms.face.serialise import face_from_dict, face_to_dict
-from algorithms.pipeline import MaskError, PhotoAnalysis, in_image_type
+from algorithms.pipeline import MaskError, NoFace, PhotoAnalysis, in_image_type
 from algorithms.render import encode
 from rasterisation.extensions import db
 from rasterisation.models import AnalysisRecord, Image, ImageFace
@@ -152,8 +152,7 @@ class StoredPhoto:
             doc["masks"] = record.masks if geometry else []
             return result_from_dict(doc)
         if image_type == "restored" and self.face_row is not None and not self.face_row.has_face:
-            raise MaskError("no face was found in this image, so it has no restored image; "
-                            "ask for image_type=original")
+            raise NoFace()
         photo = self.photo
         native = photo.native_result(tech_name)
         spaces = {native.image_type: native}
@@ -171,8 +170,7 @@ class StoredPhoto:
                 self._records[key] = record
                 self.stage(record)
         if image_type not in spaces:
-            raise MaskError("no face was found in this image, so it has no restored image; "
-                            "ask for image_type=original")
+            raise NoFace()
         return spaces[image_type]
 
     def feedback(self) -> dict:

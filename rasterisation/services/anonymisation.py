@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from flask_smorest import abort
 from PIL import ImageOps
 
 from algorithms.detect.anonymise import AnonymiseOptions, anonymise
 from algorithms.detect.faces import detect_face_shapes
 from algorithms.detect.persons import detect_persons
 from algorithms.face.roi import Pyramid
+from rasterisation.errors import ServiceError
 from rasterisation.services import images as image_service
 from rasterisation.services.analyses import decode_rgb
 from rasterisation.services import imaging
@@ -41,7 +41,9 @@ _EXT = {"jpeg": "jpg", "png": "png"}
 
 
 def _fail(status: int, field_name: str, message: str):
-    abort(status, message=f"{field_name}: {message}", errors={"form": {field_name: [message]}})
+    error = ServiceError(f"{field_name}: {message}", errors={"form": {field_name: [message]}})
+    error.status = status
+    raise error
 
 
 def parse_areas(text: str | None, field_name: str) -> tuple[tuple[float, float, float, float], ...]:

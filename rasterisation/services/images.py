@@ -32,8 +32,8 @@ from urllib.parse import urljoin
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
-from flask_smorest import abort
 
+from rasterisation.errors import NotFound
 from rasterisation.extensions import db
 from rasterisation.models import Image, image_prefix, utcnow
 from rasterisation.services.imaging import prepare_upload
@@ -138,7 +138,7 @@ def get_image(company_id, image_id) -> Image | None:
 def get_image_or_404(company_id, image_id) -> Image:
     image = get_image(company_id, image_id)
     if image is None:
-        abort(404, message=f"no image {image_id} in company {company_id}")
+        raise NotFound(f"no image {image_id} in company {company_id}")
     return image
 
 
@@ -148,7 +148,7 @@ def get_image_for_delete(company_id, image_id) -> Image:
     image = db.session.scalar(sa.select(Image).where(Image.company_id == company_id)
                               .where(Image.id == image_id))
     if image is None:
-        abort(404, message=f"no image {image_id} in company {company_id}")
+        raise NotFound(f"no image {image_id} in company {company_id}")
     return image
 
 
@@ -203,8 +203,7 @@ def ensure_alive(image_id, company_id, *, storage=None) -> None:
     else:
         log.info("image %s deleted during a request: removed %d objects it left", image_id,
                  removed)
-    abort(404, message=f"image {image_id} was deleted while this request ran; "
-                       "nothing was kept")
+    raise NotFound(f"image {image_id} was deleted while this request ran; nothing was kept")
 
 
 def signed_url(key: str, *, storage=None, expires_in: int | None = None

@@ -31,6 +31,7 @@ from urllib.parse import urljoin
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 
+from rasterisation.errors import NotFound
 from rasterisation.extensions import db
 from rasterisation.models import AnonymisationJob, Image, job_prefix, utcnow
 from rasterisation.storage import StorageError, get_storage
@@ -116,11 +117,9 @@ def get_job(company_id, job_id) -> AnonymisationJob | None:
 
 
 def get_job_or_404(company_id, job_id) -> AnonymisationJob:
-    from flask_smorest import abort
-
     job = get_job(company_id, job_id)
     if job is None:
-        abort(404, message=f"no anonymisation job {job_id} in company {company_id}")
+        raise NotFound(f"no anonymisation job {job_id} in company {company_id}")
     return job
 
 

@@ -37,12 +37,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from flask_smorest import abort
 from PIL import Image as PILImage
 
 from algorithms import detect as detection
 from algorithms.face.roi import Pyramid
 from rasterisation import net
+from rasterisation.errors import Conflict, NotFound, ServiceError
 from rasterisation.models import Image
 from rasterisation.services import images as image_service
 from rasterisation.services.analyses import decode_rgb
@@ -99,7 +99,9 @@ def _settings():
 
 
 def _fail(status: int, field: str, message: str):
-    abort(status, message=f"{field}: {message}", errors={"json": {field: [message]}})
+    error = ServiceError(f"{field}: {message}", errors={"json": {field: [message]}})
+    error.status = status
+    raise error
 
 
 # ---------------------------------------------------------------- input
@@ -238,12 +240,12 @@ def _earlier(company_id, task: MaskTask, storage) -> dict | None:
         return None
     record = json.loads(raw)
     if record.get("fingerprint") != task.fingerprint():
-        abort(409, message=f"taskUUID: task {task.task_uuid} was already run with different "
-                           "parameters; send a new taskUUID for a new task",
-              errors={"json": {"taskUUID": ["already used for a different request"]}})
+        raise Conflict(f"taskUUID: task {task.task_uuid} was already run with different "
+                       "parameters; send a new taskUUID for a new task",
+                       errors={"json": {"taskUUID": ["already used for a different request"]}})
     if not storage.exists(record["maskKey"]):
-        abort(404, message=f"taskUUID: the result of task {task.task_uuid} was deleted with "
-                           "its image; send a new taskUUID")
+        raise NotFound(f"taskUUID: the result of task {task.task_uuid} was deleted with its "
+                       "image; send a new taskUUID")
     return record
 
 

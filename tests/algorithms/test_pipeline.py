@@ -54,7 +54,7 @@ def test_no_face_and_unknown_names():
     assert "no_face" in mug.result("quality").feedback["problems"]
     with pytest.raises(MaskError, match="no face"):
         mug.result("pores")
-    with pytest.raises(MaskError, match="no restored image"):
+    with pytest.raises(MaskError, match="no restored image"):  # NoFace
         mug.picture("restored")
     with pytest.raises(MaskError, match="not supported"):
         mug.result("age")

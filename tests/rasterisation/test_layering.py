@@ -140,3 +140,16 @@ def test_the_engine_has_no_import_cycle():
 
 def test_the_cycle_check_finds_a_cycle():
     assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_services_raise_domain_errors_not_http_aborts():
+    """Only the API layer speaks HTTP: a service raises rasterisation.errors.ServiceError
+    (or a domain error of its own), which the app maps to the JSON error shape."""
+    offenders = []
+    for path in sorted((ROOT / "rasterisation" / "services").rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in ("flask_smorest", "flask"):
+                if any(alias.name == "abort" for alias in node.names):
+                    offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"abort() in services: {offenders}"
