@@ -39,7 +39,8 @@ def _add_security_scheme(spec) -> None:
     spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer",
         "description": "A private token (rst_...) from `rasterisation tokens create` or "
-                       "POST /api/v1/auth/private_tokens/.",
+                       "POST /api/v1/auth/private_tokens/, or a user's access token (a JWT) "
+                       "from POST /api/v1/auth/login or /api/v1/auth/token.",
     })
 
 

@@ -4,6 +4,12 @@ Secure by default: every endpoint needs ``Authorization: Bearer <token>`` unless
 marked with :func:`public` (health, the docs, signed file URLs). New endpoints added later are
 therefore protected without anyone remembering to protect them.
 
+Two kinds of bearer token, one set of rules: a long-lived API token (``rst_...``, a company
+credential) or a user's short-lived access token (a JWT from ``POST /api/v1/auth/login``,
+see ``rasterisation.services.sessions``). Either gives the request a company; a user's token
+also gives a user and a role (:func:`require_admin`: API tokens count as admins, since only
+admins can mint them).
+
 Scoping rules (DESIGN.md section 5):
 
 * a ``company_id`` that is not the token's company -> 403 (:func:`require_company`);
@@ -22,12 +28,13 @@ import uuid
 from flask import Flask, current_app, g, request
 from flask_smorest import abort
 
-from rasterisation.models import ApiToken, Company
+from rasterisation.models import ApiToken, Company, User
 from rasterisation.services.tokens import InvalidToken, authenticate_token, touch_last_used
 
 __all__ = [
     "public", "is_public_endpoint", "parse_authorization", "current_company",
-    "current_token", "require_company", "init_auth", "BEARER_SECURITY",
+    "current_token", "current_user", "require_company", "require_admin", "init_auth",
+    "BEARER_SECURITY",
 ]
 
 BEARER_SECURITY = [{"bearerAuth": []}]
@@ -82,17 +89,44 @@ def _authenticate():
         if token is None:
             _unauthorised("missing bearer token: send 'Authorization: Bearer <token>'",
                           invalid=False)
+        if _looks_like_jwt(token):
+            from rasterisation.services.sessions import authenticate_access_token
+
+            user, session = authenticate_access_token(token)
+            g.rasterisation_token = None
+            g.rasterisation_user = user
+            g.rasterisation_session_id = session.id
+            g.rasterisation_company_id = user.company_id
+            return None
         row = authenticate_token(token)
     except InvalidToken as exc:
         _unauthorised(exc.reason, invalid=True)
     touch_last_used(row)
     g.rasterisation_token = row
+    g.rasterisation_user = None
     g.rasterisation_company_id = row.company_id
     return None
 
 
-def current_token() -> ApiToken:
-    return g.rasterisation_token
+def _looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2
+
+
+def current_token() -> ApiToken | None:
+    """The API token of the request; None when a user's access token authenticated it."""
+    return g.get("rasterisation_token")
+
+
+def current_user() -> User | None:
+    """The signed-in user of the request; None when an API token authenticated it."""
+    return g.get("rasterisation_user")
+
+
+def require_admin(action: str) -> None:
+    """403 unless the caller is an admin user or an API token."""
+    user = current_user()
+    if user is not None and user.role != "admin":
+        abort(403, message=f"only an admin of the company may {action}")
 
 
 def current_company():

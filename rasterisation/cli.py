@@ -382,5 +382,15 @@ def openapi_write(output: Path):
     click.echo(str(output), err=True)
 
 
+
+# ------------------------------------------------------------------ users (cli_users.py)
+def _add_users_group() -> None:
+    from rasterisation.cli_users import users
+
+    main.add_command(users)
+
+
+_add_users_group()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -69,6 +69,8 @@ class Settings:
     rate_limit: str | None = "120/minute"
     token_rate_limit: str | None = "30/hour"
     threads: int = 4
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
     job_ttl: int = 7 * 24 * 3600
     job_attempts: int = 3
     job_lease: int = 60
@@ -142,6 +144,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                    "2000/hour`, or `off`); over it -> 429 with Retry-After."),
     "TOKEN_RATE_LIMIT": ("30/hour", "Per-token limit on creating tokens "
                          "(`POST /api/v1/auth/private_tokens/`), or `off`; over it -> 429."),
+    "ACCESS_TOKEN_TTL": ("900", "Seconds a user's access token (JWT from "
+                         "`POST /api/v1/auth/login` or `/token`) is valid."),
+    "REFRESH_TOKEN_TTL": ("2592000", "Seconds a refresh token is valid (each use rotates it "
+                          "and starts a new period)."),
     "SWEEP_INTERVAL": ("3600", "`rasterisation serve`: seconds between two runs of the "
                        "storage sweeper (one small process beside the workers; the first "
                        "run 30 s after start); 0 disables it. The sweeper finishes deletes "
@@ -285,6 +291,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_json_bytes=_int(env, "MAX_JSON_BYTES", MiB, low=64, high=2**31),
         max_masks_per_request=_int(env, "MAX_MASKS_PER_REQUEST", 32, low=1, high=10_000),
         sweep_interval=_int(env, "SWEEP_INTERVAL", 3600, low=0, high=10**7),
+        access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 900, low=10, high=24 * 3600),
+        refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600, low=60,
+                               high=365 * 24 * 3600),
         **_rate_limit_settings(env),
         **_job_settings(env),
     )

@@ -94,6 +94,81 @@ class ApiToken(db.Model):
         return "active"
 
 
+class User(db.Model):
+    """A person who signs in to the API and the dashboard, in one company.
+
+    ``email`` is stored lower-cased and is unique across companies (sign-in names no company).
+    ``password_hash`` is an argon2id hash, None until an invited user sets a password.
+    ``invite_token_hash`` is the SHA-256 of the one-time set-password token.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("companies.id", ondelete="CASCADE"), nullable=False, index=True)
+    email: Mapped[str] = mapped_column(sa.String(320), nullable=False, unique=True)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    role: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="member")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    invite_token_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True,
+                                                          unique=True)
+    invite_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    def state(self) -> str:
+        """``active``, ``invited`` (no password yet) or ``disabled``."""
+        if self.disabled_at is not None:
+            return "disabled"
+        return "invited" if self.password_hash is None else "active"
+
+
+class UserSession(db.Model):
+    """One sign-in: the family of its rotated refresh tokens. Revoking it (logout, reuse of an
+    old refresh token, the user disabled) ends every refresh token and access token of it."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+
+
+class RefreshToken(db.Model):
+    """An opaque, single-use refresh token; only its SHA-256 is stored."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("user_sessions.id", ondelete="CASCADE"), nullable=False,
+        index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins of one account (``account:<sha256 of the email>``, known or not) or one
+    client address (``address:<ip>``), and the lockout they earned."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+__all__ += ["User", "UserSession", "RefreshToken", "LoginThrottle", "USER_ROLES"]
+USER_ROLES = ("admin", "member")
+
+
 class Image(db.Model):
     """An uploaded photo, stored re-encoded (orientation applied, metadata dropped)."""
 

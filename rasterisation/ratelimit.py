@@ -61,10 +61,13 @@ def parse_limit(value: str) -> str | None:
 
 
 def rate_limit_key() -> str:
-    """The authenticated token's id; the client address before authentication."""
+    """The authenticated token's (or user's) id; the client address before authentication."""
     token = getattr(g, "rasterisation_token", None)
     if token is not None:
         return f"token:{token.id}"
+    user = getattr(g, "rasterisation_user", None)
+    if user is not None:
+        return f"user:{user.id}"
     return f"addr:{request.remote_addr}"
 
 

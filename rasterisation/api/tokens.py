@@ -8,7 +8,7 @@ from marshmallow import validate
 
 from rasterisation.api.fields import StrictInteger
 from rasterisation.api.schemas import PageArgsSchema, page_of
-from rasterisation.auth import current_company, current_token
+from rasterisation.auth import current_company, current_token, require_admin
 from rasterisation.services import tokens as token_service
 
 __all__ = ["blp"]
@@ -67,13 +67,16 @@ class Tokens(MethodView):
     @blp.arguments(CreateTokenSchema)
     @blp.response(201, CreatedTokenSchema)
     @blp.alt_response(401, description="missing or invalid token")
+    @blp.alt_response(403, description="a signed-in user who is not an admin")
     @blp.alt_response(422, description="invalid body; an expiry later than the calling "
                                        "token's")
     def post(self, body):
         """Create a token for the caller's company; the answer holds the secret once.
 
         The new token expires no later than the calling token, and revoking the calling
-        token revokes it too. Rate-limited per token (RASTERISATION_TOKEN_RATE_LIMIT)."""
+        token revokes it too. Rate-limited per token (RASTERISATION_TOKEN_RATE_LIMIT).
+        A signed-in user must be an admin."""
+        require_admin("create API tokens")
         try:
             row, plaintext = token_service.issue_token(company_id=current_company(),
                                                        parent=current_token(), **body)
@@ -90,10 +93,12 @@ class Tokens(MethodView):
 class TokenItem(MethodView):
     @blp.response(204)
     @blp.alt_response(401, description="missing or invalid token")
+    @blp.alt_response(403, description="a signed-in user who is not an admin")
     @blp.alt_response(404, description="no such token in the caller's company")
     def delete(self, token_id):
         """Revoke a token (idempotent), and every token created with it. They stop working
-        immediately."""
+        immediately. A signed-in user must be an admin."""
+        require_admin("revoke API tokens")
         if token_service.revoke_token(company_id=current_company(), token_id=token_id) is None:
             abort(404, message=f"no token {token_id} in your company")
         return None
