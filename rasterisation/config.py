@@ -78,6 +78,8 @@ class Settings:
     job_queue: str = "rasterisation"
     embedded_worker: bool = True
     webhook_backoff: float = 10.0
+    video_max_bytes: int = 500 * MiB
+    video_max_seconds: int = 600
 
 
 # name -> (default shown in the docs, description); the README table is built from this.
@@ -169,6 +171,13 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                         "(`rasterisation worker`) beside gunicorn; 0: run workers yourself."),
     "WEBHOOK_BACKOFF": ("10", "Seconds before the second webhook attempt; each next wait "
                         "doubles (5 attempts: 10, 20, 40, 80 s). Decimals allowed."),
+    "VIDEO_MAX_BYTES": (str(500 * MiB), "Largest video an anonymisation job accepts (bytes). "
+                        "`POST .../anonymisation_jobs/` takes request bodies up to this (or "
+                        "MAX_UPLOAD_BYTES, if larger) plus 64 KiB; photos keep "
+                        "MAX_UPLOAD_BYTES. Larger -> 413 naming `file`."),
+    "VIDEO_MAX_SECONDS": ("600", "Longest video an anonymisation job accepts (seconds), read "
+                          "from the container header before any frame is decoded; longer -> "
+                          "413 naming `file`."),
 }
 
 
@@ -296,6 +305,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                                high=365 * 24 * 3600),
         **_rate_limit_settings(env),
         **_job_settings(env),
+        video_max_bytes=_int(env, "VIDEO_MAX_BYTES", 500 * MiB, low=1, high=2**40),
+        video_max_seconds=_int(env, "VIDEO_MAX_SECONDS", 600, low=1, high=24 * 3600),
     )
 
 

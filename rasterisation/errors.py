@@ -161,9 +161,11 @@ class Api(flask_smorest.Api):
                 message = (f"the request body is larger than the limit of {limit} bytes for "
                            f"JSON and other non-upload bodies of this endpoint ({variable})")
             elif error.code == 413:
-                limit = current_app.config["RASTERISATION"].max_upload_bytes
+                from rasterisation.limits import upload_limit
+
+                limit, variable = upload_limit(current_app.config["RASTERISATION"])
                 message = (f"the request is larger than the upload limit of {limit} bytes "
-                           "(RASTERISATION_MAX_UPLOAD_BYTES)")
+                           f"({variable})")
             else:
                 message = error.description or error.name
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}

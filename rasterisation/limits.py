@@ -6,6 +6,11 @@
   the limit and refused the same way. Uploads keep ``RASTERISATION_MAX_UPLOAD_BYTES``, and
   so do JSON endpoints that take a photo inline (base64): :data:`INLINE_IMAGE_BLUEPRINTS` or
   views marked :func:`inline_images` get that limit, base64-encoded.
+* A multipart upload may be ``RASTERISATION_MAX_UPLOAD_BYTES`` (plus 64 KiB of form), except
+  on :data:`VIDEO_UPLOAD_BLUEPRINTS` (the anonymisation jobs, which take videos): there the
+  larger of it and ``RASTERISATION_VIDEO_MAX_BYTES`` (:func:`upload_limit`). werkzeug spools
+  a file part over 500 KB to a temporary file, so a large body is never held in memory; the
+  endpoint checks each kind's own limit on the file itself.
 * A JSON body nested deeper than :data:`MAX_JSON_DEPTH` answers 400 before it is parsed:
   Python's parser raises RecursionError (a 500) near 1000 levels, and no request of ours
   needs more than a handful.
@@ -20,16 +25,19 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_smorest import abort
 
 __all__ = ["MAX_JSON_DEPTH", "json_depth", "init_limits", "is_upload", "inline_images",
-           "INLINE_IMAGE_BLUEPRINTS", "json_limit"]
+           "INLINE_IMAGE_BLUEPRINTS", "VIDEO_UPLOAD_BLUEPRINTS", "json_limit", "upload_limit"]
 
 MAX_JSON_DEPTH = 32
 # JSON endpoints that take a photo inline (base64 / data URI, as the inpainting and
 # anonymisation APIs do): their bodies may be as large as an upload, base64-encoded
 INLINE_IMAGE_BLUEPRINTS = frozenset({"masking_tasks", "anonymise", "anonymisation_jobs"})
+# multipart endpoints that take videos: their bodies may be as large as a video
+VIDEO_UPLOAD_BLUEPRINTS = frozenset({"anonymisation_jobs"})
+UPLOAD_OVERHEAD = 64 * 1024
 # a JSON string (escapes included); what is inside it is not structure
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPEN = np.zeros(256, np.int8)
@@ -78,9 +86,21 @@ def json_limit(settings) -> tuple[int, str]:
     return settings.max_json_bytes, "RASTERISATION_MAX_JSON_BYTES"
 
 
+def upload_limit(settings) -> tuple[int, str]:
+    """The largest file of this (multipart) request and the variable(s) that set it."""
+    if has_request_context() and request.blueprint in VIDEO_UPLOAD_BLUEPRINTS and \
+            settings.video_max_bytes > settings.max_upload_bytes:
+        return settings.video_max_bytes, ("RASTERISATION_VIDEO_MAX_BYTES for videos; photos: "
+                                          f"{settings.max_upload_bytes} bytes, "
+                                          "RASTERISATION_MAX_UPLOAD_BYTES")
+    return settings.max_upload_bytes, "RASTERISATION_MAX_UPLOAD_BYTES"
+
+
 def _check_request():
     settings = current_app.config["RASTERISATION"]
     if is_upload():
+        if request.blueprint in VIDEO_UPLOAD_BLUEPRINTS:
+            request.max_content_length = upload_limit(settings)[0] + UPLOAD_OVERHEAD
         return None
     limit, variable = json_limit(settings)
     message = (f"the request body is larger than the limit of {limit} bytes for JSON and "

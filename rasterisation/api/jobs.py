@@ -5,18 +5,29 @@ synchronous ``/anonymise`` (the same schema, the same engine) plus ``metadata`` 
 ``webhook_url``, checks the photo and the options now (a JSON 4xx naming the field), stores
 the upload and answers 202; a worker (``rasterisation worker``, or the one
 ``rasterisation serve`` starts) runs it.
+
+The upload may also be a video (MP4, MOV, AVI, MKV or WEBM, recognised from its first bytes by
+:func:`algorithms.video.sniff`, never from its name): the body may then be as large as
+``RASTERISATION_VIDEO_MAX_BYTES`` (``rasterisation.limits``); the file is spooled to disk,
+its size, duration and frame size checked from the container header
+(:func:`algorithms.video.probe`, nothing decoded) and it is stored as the job's input
+``input/video``; the worker runs :func:`algorithms.video.anonymise_video`.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
+from pathlib import Path
 
 import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from rasterisation import net
-from rasterisation.api.anonymise import AnonymiseFormSchema, FileSchema, build_request, read_upload
+from rasterisation.api.anonymise import AnonymiseFormSchema, build_request, read_upload
 from rasterisation.api.masking_tasks import DetectionSchema  # noqa: F401 - spec components
 from rasterisation.api.schemas import PageArgsSchema, page_of
 from rasterisation.auth import require_company
@@ -54,16 +65,28 @@ class JobFormSchema(AnonymiseFormSchema):
                        "only); needs a webhook secret (POST .../webhook_secret)"})
 
 
+class JobFileSchema(ma.Schema):
+    file = Upload(metadata={
+        "description": "a JPEG, PNG or WEBP photo (<= RASTERISATION_MAX_UPLOAD_BYTES) or an "
+                       "MP4, MOV, AVI, MKV or WEBM video (<= RASTERISATION_VIDEO_MAX_BYTES and "
+                       "RASTERISATION_VIDEO_MAX_SECONDS), recognised by content; kept until "
+                       "the job ends"})
+
+
 class AnonymisationJobArgsSchema(PageArgsSchema):
     status = ma.fields.String(validate=validate.OneOf(JOB_STATUSES), metadata={
         "description": "only jobs with this status"})
 
 
 class AnonymisationJobResultsSchema(ma.Schema):
+    kind = ma.fields.String(metadata={"enum": ["photo", "video"]})
     media_url = ma.fields.String(metadata={"description": "signed URL of the anonymised "
-                                                          "photo"})
+                                                          "photo, or of the video (H.264 MP4)"})
     detections_url = ma.fields.String(metadata={
-        "description": "signed URL of a JSON {job_id, width, height, detections}"})
+        "description": "signed URL of a JSON: photos {job_id, width, height, detections}; "
+                       "videos {job_id, width, height, fps, frames, duration, tracks, "
+                       "per_frame: [{frame, detections: [{track_id, label, x_min, y_min, "
+                       "x_max, y_max, confidence, source}]}]}"})
     mask_url = ma.fields.String(allow_none=True, metadata={"description": "binary mask PNG"})
     instance_mask_url = ma.fields.String(allow_none=True, metadata={
         "description": "instance mask PNG (pixel = detection index + 1)"})
@@ -71,7 +94,25 @@ class AnonymisationJobResultsSchema(ma.Schema):
     format = ma.fields.String()
     width = ma.fields.Integer()
     height = ma.fields.Integer()
-    detections_count = ma.fields.Integer()
+    detections_count = ma.fields.Integer(metadata={
+        "description": "photos: detections; videos: tracks (faces / people followed)"})
+    frames = ma.fields.Integer(allow_none=True, metadata={"description": "videos: frames"})
+    fps = ma.fields.Float(allow_none=True, metadata={"description": "videos: frame rate"})
+    duration = ma.fields.Float(allow_none=True, metadata={"description": "videos: seconds"})
+    frames_with_masks = ma.fields.Integer(allow_none=True, metadata={
+        "description": "videos: frames in which something was hidden"})
+    audio = ma.fields.String(allow_none=True, metadata={
+        "description": "videos: `copy` (the source's audio packets, unchanged), `aac` "
+                       "(re-encoded: a codec MP4 cannot carry) or null (no audio)"})
+
+
+class ProgressDetailSchema(ma.Schema):
+    stage = ma.fields.String(metadata={"enum": ["detect", "encode", "done"], "description":
+                                       "videos: `detect` (first pass), `encode` (second "
+                                       "pass), `done`"})
+    frames_done = ma.fields.Integer()
+    frames_total = ma.fields.Integer(metadata={"description": "from the container header "
+                                                              "(exact once decoded)"})
 
 
 class WebhookAttemptSchema(ma.Schema):
@@ -96,6 +137,9 @@ class AnonymisationJobSchema(ma.Schema):
     job_id = ma.fields.UUID(metadata={"description": "the same as id"})
     status = ma.fields.String(metadata={"enum": list(JOB_STATUSES)})
     progress = ma.fields.Float(metadata={"description": "0-1"})
+    progress_detail = ma.fields.Nested(ProgressDetailSchema, allow_none=True, metadata={
+        "description": "videos: frames done of the total in the current pass; null for "
+                       "photos"})
     error = ma.fields.String(allow_none=True, metadata={
         "description": "why it failed; while queued again, why the last attempt did not "
                        "finish"})
@@ -131,6 +175,7 @@ def job_dict(job, *, with_attempts: bool = True) -> dict:
         webhook = {"url": job.webhook_url, "state": job.webhook_state,
                    "attempts": list(job.webhook_attempts) if with_attempts else []}
     return {"id": job.id, "job_id": job.id, "status": job.status, "progress": job.progress,
+            "progress_detail": job_service.progress_detail_of(job),
             "error": job.error, "attempts": job.attempts, "metadata": job.client_metadata,
             "image_id": job.image_id, "filename": job.input_filename, "options": job.options,
             "created_at": job.created_at, "started_at": job.started_at,
@@ -163,7 +208,58 @@ def _check_upload(data: bytes) -> None:
                 raise ImageRejected(422, f"the {im.format} image is truncated or corrupt: "
                                          f"{exc}") from None
     except ImageRejected as exc:
+        if exc.status == 415:
+            _fail(415, "file", "the file is neither a JPEG, PNG or WEBP image nor an MP4, MOV, "
+                               "AVI, MKV or WEBM video (the format is read from the content, "
+                               "not the file name)")
         _fail(exc.status, "file", exc.message)
+
+
+_VIDEO_STATUS = {"too_large": 413, "too_long": 413, "too_many_pixels": 413,
+                 "unsupported_format": 415}
+
+
+def _sniff_upload(upload) -> str | None:
+    """The video container of the upload from its first bytes (None: not a video); the
+    stream is rewound."""
+    from algorithms.video import sniff
+
+    stream = upload.stream
+    head = stream.read(64)
+    stream.seek(0)
+    return sniff(head)
+
+
+def _spool_video(upload, form: dict) -> Path:
+    """Save the video upload to a temporary file and check it against the limits from its
+    size and header (nothing decoded); its path. A JSON 4xx naming ``file`` (413 over a
+    limit, 422 unreadable) or ``output_format`` (422)."""
+    from algorithms.video import VideoError, probe
+
+    if form.get("image_id") is not None:
+        _fail(422, "file", "send exactly one of `file` (multipart) or `image_id`")
+    if form.get("output_format"):
+        _fail(422, "output_format", "videos are always encoded as H.264 MP4; leave "
+                                    "output_format out")
+    settings = image_service.settings()
+    folder = job_service.temp_dir()
+    fd, name = tempfile.mkstemp(dir=folder, prefix="upload-", suffix=".video")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            upload.save(fh)
+        try:
+            probe(path, max_bytes=settings.video_max_bytes,
+                  max_seconds=settings.video_max_seconds)
+        except VideoError as exc:
+            variable = {"too_large": " (RASTERISATION_VIDEO_MAX_BYTES)",
+                        "too_long": " (RASTERISATION_VIDEO_MAX_SECONDS)"}.get(exc.reason, "")
+            _fail(_VIDEO_STATUS.get(exc.reason, 422), "file",
+                  f"{exc.message}{variable} [{exc.reason}]")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _options(form: dict, request) -> dict:
@@ -179,24 +275,30 @@ def _options(form: dict, request) -> dict:
 @blp.route("/")
 class Jobs(MethodView):
     @blp.arguments(JobFormSchema, location="form")
-    @blp.arguments(FileSchema, location="files")
+    @blp.arguments(JobFileSchema, location="files")
     @blp.response(202, AnonymisationJobSchema)
     @blp.alt_response(401, description="missing or invalid token")
     @blp.alt_response(403, description="company_id is not the token's company")
     @blp.alt_response(404, description="image_id names no image of this company")
-    @blp.alt_response(413, description="upload or pixel count over the limit")
-    @blp.alt_response(415, description="not a JPEG, PNG or WEBP image")
-    @blp.alt_response(422, description="bad option, corrupt photo, no photo or both forms, "
-                                       "plates=true, webhook_url refused by the SSRF guard "
-                                       "or no webhook secret; the message names the field")
+    @blp.alt_response(413, description="upload or pixel count over the limit; a video over "
+                                       "RASTERISATION_VIDEO_MAX_BYTES, "
+                                       "RASTERISATION_VIDEO_MAX_SECONDS or 3840 x 2160")
+    @blp.alt_response(415, description="neither a JPEG, PNG or WEBP image nor an MP4, MOV, "
+                                       "AVI, MKV or WEBM video")
+    @blp.alt_response(422, description="bad option, corrupt photo or video header, no file "
+                                       "or both forms, plates=true, output_format with a "
+                                       "video, webhook_url refused by the SSRF guard or no "
+                                       "webhook secret; the message names the field")
     @blp.alt_response(503, description="object storage or the queue unavailable; nothing "
                                        "kept")
     def post(self, form, files, company_id):
-        """Queue the anonymisation of one photo (the options of /anonymise, plus `metadata`
-        and `webhook_url`)."""
+        """Queue the anonymisation of one photo or video (the options of /anonymise, plus
+        `metadata` and `webhook_url`)."""
         require_company(company_id)
         request = build_request(form)
-        data = read_upload(form, files)
+        upload = files.get("file")
+        video = upload is not None and _sniff_upload(upload) is not None
+        data = None if video else read_upload(form, files)
         webhook_url = form.get("webhook_url")
         if webhook_url:
             settings = image_service.settings()
@@ -209,19 +311,24 @@ class Jobs(MethodView):
                 _fail(422, "webhook_url", "the company has no webhook secret yet; create one "
                                           "with POST /api/v1/companies/{company_id}/"
                                           "webhook_secret")
-        if data is not None:
+        video_path = None
+        if video:
+            video_path = _spool_video(upload, form)
+        elif data is not None:
             _check_upload(data)
         else:
             image_service.get_image_or_404(company_id, form["image_id"])
-        upload = files.get("file")
         try:
             job = job_service.create_job(
                 company_id, options=_options(form, request), data=data,
-                image_id=form.get("image_id"),
+                video_path=video_path, image_id=form.get("image_id"),
                 filename=image_service.sanitise_filename(upload.filename) if upload else None,
                 metadata=form.get("metadata"), webhook_url=webhook_url)
         except job_service.QueueUnavailable as exc:
             abort(503, message=f"the job queue is unavailable; nothing was kept ({exc})")
+        finally:
+            if video_path is not None:
+                video_path.unlink(missing_ok=True)
         return job_dict(job, with_attempts=False)
 
     @blp.arguments(AnonymisationJobArgsSchema, location="query")

@@ -15,16 +15,29 @@ status change is one guarded UPDATE whose WHERE names the state it expects:
   ``JOB_LEASE`` lost its worker (crash, kill, lost connection): back to ``queued`` and re-sent,
   or ``failed`` with the reason once ``JOB_ATTEMPTS`` are used up.
 
-Files: ``companies/<cid>/jobs/<jid>/input`` (the upload, until the job ends) and
-``.../a<attempt>/`` (one attempt's results: the picture, detections.json, mask.png,
-instance_mask.png). A delete marks the row, removes the prefix, then the row.
+Files: ``companies/<cid>/jobs/<jid>/input/upload`` (a photo) or ``input/video`` (a video),
+until the job ends, and ``.../a<attempt>/`` (one attempt's results: the picture,
+detections.json, mask.png, instance_mask.png; for a video: video.mp4 and detections.json). A
+delete marks the row, removes the prefix, then the row.
+
+Videos: the worker copies the input to a temporary directory under ``<DATA_DIR>/tmp/jobs``
+(removed whatever happens), runs :func:`algorithms.video.anonymise_video` there with the
+job's options, writes the frames done / total of each pass into the job (``progress``, and
+``result.progress`` while it runs: ``progress_detail`` in the API) at most every
+``_PROGRESS_EVERY`` s, and stores the MP4 and the per-frame detections. A
+:class:`~algorithms.video.VideoError` (corrupt, truncated, over a limit) fails the job at
+once with its reason and message; nothing of the attempt is kept.
 """
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 import threading
+import time
 import uuid
+from pathlib import Path
 from datetime import timedelta
 from urllib.parse import urljoin
 
@@ -37,13 +50,19 @@ from rasterisation.models import AnonymisationJob, Image, job_prefix, utcnow
 from rasterisation.storage import StorageError, get_storage
 
 __all__ = ["create_job", "get_job_or_404", "list_jobs", "count_jobs", "delete_job",
-           "process_job", "maintain", "results_of", "JobInputError", "TERMINAL",
-           "QueueUnavailable"]
+           "process_job", "maintain", "results_of", "progress_detail_of", "temp_dir",
+           "JobInputError", "TERMINAL", "QueueUnavailable", "VIDEO_INPUT"]
 
 log = logging.getLogger(__name__)
 TERMINAL = ("succeeded", "failed")
 _EXT = {"jpeg": "jpg", "png": "png"}
 _CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
+VIDEO_INPUT = "input/video"          # the key's tail: the input is a video
+_PROGRESS_EVERY = 0.5                # seconds between two progress writes of a video job
+# the share of a video job's progress each pass covers (the claim is 0.05, the upload of
+# the results the last 0.05): the detect pass (decode + detector on every frame) costs
+# about twice the encode pass (decode + hide + x264) on the benchmarks
+_PASSES = {"detect": (0.05, 0.60), "encode": (0.65, 0.30)}
 
 
 class JobInputError(Exception):
@@ -70,17 +89,32 @@ def _alive():
 
 
 # ------------------------------------------------------------------ API side
+def temp_dir() -> Path:
+    """``<DATA_DIR>/tmp/jobs``, created: video uploads and video jobs work there."""
+    folder = _settings().data_dir / "tmp" / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def create_job(company_id, *, options: dict, data: bytes | None, image_id,
-               filename: str | None, metadata: str | None, webhook_url: str | None
-               ) -> AnonymisationJob:
-    """Store the upload, insert the row (queued), send the message. On a failure nothing is
-    kept (StorageError / the queue's error propagates)."""
+               filename: str | None, metadata: str | None, webhook_url: str | None,
+               video_path=None) -> AnonymisationJob:
+    """Store the upload (``data``, a photo, or the file ``video_path``), insert the row
+    (queued), send the message. On a failure nothing is kept (StorageError / the queue's
+    error propagates)."""
     from rasterisation.queue import enqueue_job
 
     storage = get_storage()
     job_id = uuid.uuid4()
     input_key = None
-    if data is not None:
+    if video_path is not None:
+        input_key = f"{job_prefix(company_id, job_id)}{VIDEO_INPUT}"
+        try:
+            storage.put_file(input_key, video_path, "application/octet-stream")
+        except BaseException:
+            _remove_prefix(job_prefix(company_id, job_id))
+            raise
+    elif data is not None:
         input_key = f"{job_prefix(company_id, job_id)}input/upload"
         storage.put(input_key, data, "application/octet-stream")
     now = utcnow()
@@ -185,12 +219,24 @@ def results_of(job: AnonymisationJob, *, base_url: str | None = None) -> dict | 
         return url, expires_at
 
     media_url, expires_at = sign(r.get("media_key"))
-    return {"media_url": media_url, "detections_url": sign(r.get("detections_key"))[0],
+    return {"kind": r.get("kind", "photo"), "media_url": media_url,
+            "detections_url": sign(r.get("detections_key"))[0],
             "mask_url": sign(r.get("mask_key"))[0],
             "instance_mask_url": sign(r.get("instance_mask_key"))[0],
             "url_expires_at": expires_at, "format": r.get("format"),
             "width": r.get("width"), "height": r.get("height"),
-            "detections_count": r.get("detections_count")}
+            "detections_count": r.get("detections_count"), "frames": r.get("frames"),
+            "fps": r.get("fps"), "duration": r.get("duration"),
+            "frames_with_masks": r.get("frames_with_masks"), "audio": r.get("audio")}
+
+
+def progress_detail_of(job: AnonymisationJob) -> dict | None:
+    """A video job's ``{stage, frames_done, frames_total}`` (written by the worker in
+    ``result.progress``); None for photos and before the first frame."""
+    r = job.result
+    if not isinstance(r, dict) or not isinstance(r.get("progress"), dict):
+        return None
+    return r["progress"]
 
 
 # ------------------------------------------------------------------ worker side
@@ -212,7 +258,7 @@ def _claim(job_id) -> tuple[str, int] | None:
         sa.update(AnonymisationJob)
         .where(AnonymisationJob.id == job_id, AnonymisationJob.status == "queued", _alive())
         .values(status="processing", attempts=AnonymisationJob.attempts + 1,
-                lease_token=token, heartbeat_at=now, progress=0.05,
+                lease_token=token, heartbeat_at=now, progress=0.05, result=None,
                 started_at=sa.func.coalesce(AnonymisationJob.started_at, now))
         .execution_options(synchronize_session=False))
     db.session.commit()
@@ -309,6 +355,8 @@ def _run(job: AnonymisationJob, attempt: int, beat: _Heartbeat, token: str) -> d
             raise _Lost()
 
     req = _request_from(job.options)
+    if job.input_key and job.input_key.endswith("/" + VIDEO_INPUT):
+        return _run_video(job, attempt, req, beat, token)
     pixels, source_format = _load_pixels(job)
     progress(0.2)
     picture, mask, instances, found = detect_and_hide(pixels, req)
@@ -334,6 +382,93 @@ def _run(job: AnonymisationJob, attempt: int, beat: _Heartbeat, token: str) -> d
             storage.put(result[f"{name}_key"], encode_mask(array, "PNG"), "image/png")
     progress(0.95)
     return result
+
+
+def _video_detector(req):
+    """``detector(rgb) -> [Detected]`` for the video engine from the job's options: faces
+    (the video detector at ``face_threshold``), people, the included / excluded areas."""
+    from algorithms.video import face_detector
+    from rasterisation.services.anonymisation import MAX_PEOPLE, _inside
+
+    faces = face_detector(req.face_threshold) if req.faces else None
+
+    def detect(rgb):
+        found = list(faces(rgb)) if faces is not None else []
+        if req.people:
+            from algorithms.detect.persons import detect_persons
+            from algorithms.face.roi import Pyramid
+
+            found += detect_persons(Pyramid(rgb), confidence=req.person_threshold,
+                                    max_persons=MAX_PEOPLE)
+        size = (rgb.shape[1], rgb.shape[0])
+        if req.included:
+            found = [d for d in found if _inside(d, req.included, size)]
+        if req.excluded:
+            found = [d for d in found if not _inside(d, req.excluded, size)]
+        return found
+
+    return detect
+
+
+def _run_video(job: AnonymisationJob, attempt: int, req, beat: _Heartbeat,
+               token: str) -> dict:
+    """One attempt of a video job (see the module docstring)."""
+    from algorithms.video import VideoError, anonymise_video
+    from rasterisation.storage import ObjectNotFound
+
+    settings = _settings()
+    storage = get_storage()
+    last = {"at": 0.0}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if beat.lost:
+            raise _Lost()
+        now = time.monotonic()
+        if done < total and now - last["at"] < _PROGRESS_EVERY:
+            return
+        last["at"] = now
+        start, share = _PASSES[stage]
+        value = round(start + share * done / max(total, 1), 4)
+        detail = {"stage": stage, "frames_done": done, "frames_total": total}
+        if not _guarded(job.id, token, progress=value, result={"progress": detail}):
+            raise _Lost()
+
+    work = Path(tempfile.mkdtemp(dir=temp_dir(), prefix=f"job-{job.id}-a{attempt}-"))
+    try:
+        src = work / "input"
+        try:
+            storage.get_file(job.input_key, src)
+        except ObjectNotFound:
+            raise JobInputError("file", "the uploaded file is gone") from None
+        out = work / "video.mp4"
+        try:
+            video = anonymise_video(
+                src, out, options=req.options, detector=_video_detector(req),
+                progress=progress, max_bytes=settings.video_max_bytes,
+                max_seconds=settings.video_max_seconds)
+        except VideoError as exc:
+            raise JobInputError("file", f"{exc.reason}: {exc.message}") from None
+        prefix = f"{job.prefix}a{attempt}/"
+        result = {"kind": "video", "format": "mp4", "width": video.width,
+                  "height": video.height, "detections_count": video.tracks,
+                  "frames": video.frames, "fps": float(video.info.fps),
+                  "duration": round(video.duration, 3), "audio": video.audio,
+                  "frames_with_masks": video.frames_with_masks, "attempt": attempt,
+                  "media_key": f"{prefix}video.mp4",
+                  "detections_key": f"{prefix}detections.json",
+                  "mask_key": None, "instance_mask_key": None,
+                  "progress": {"stage": "done", "frames_done": video.frames,
+                               "frames_total": video.frames}}
+        storage.put_file(result["media_key"], out, "video/mp4")
+        document = {"job_id": str(job.id), **video.detections_json()}
+        storage.put(result["detections_key"],
+                    json.dumps(document, separators=(",", ":")).encode(),
+                    "application/json")
+        if beat.lost or not _guarded(job.id, token, progress=0.99):
+            raise _Lost()
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _after_terminal(job_id, company_id, input_key, webhook: bool) -> None:

@@ -76,6 +76,19 @@ class Storage(abc.ABC):
         to the public base URL. S3 backends answer an absolute presigned URL.
         """
 
+    # whole files, for videos (hundreds of MiB): never all in memory. Not abstract: these
+    # defaults go through put / get, and the real backends stream.
+    def put_file(self, key: str, path, content_type: str) -> None:
+        """Store the file at ``path`` under ``key``."""
+        with open(path, "rb") as fh:
+            self.put(key, fh.read(), content_type)
+
+    def get_file(self, key: str, path) -> None:
+        """Write the object to the file ``path``; ``ObjectNotFound`` when absent."""
+        data = self.get(key)
+        with open(path, "wb") as fh:
+            fh.write(data)
+
     # listing, for the sweeper (``rasterisation storage sweep``); not abstract, so a minimal
     # store (a test double) needs only the five calls above
     def list_dirs(self, prefix: str) -> list[str]:

@@ -73,6 +73,33 @@ class LocalStorage(Storage):
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
+    def put_file(self, key: str, path, content_type: str) -> None:
+        dst = self.path(key)
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".tmp-")
+            os.close(fd)
+            try:
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, dst)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StorageError(f"local storage cannot write {key}: {exc.strerror or exc}") \
+                from exc
+
+    def get_file(self, key: str, path) -> None:
+        try:
+            shutil.copyfile(self.path(key), path)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            if not self.path(key).is_file():
+                raise ObjectNotFound(key) from None
+            raise
+        except OSError as exc:
+            raise StorageError(f"local storage cannot read {key}: {exc.strerror or exc}") \
+                from exc
+
     def delete_prefix(self, prefix: str) -> int:
         directory = self.root / validate_prefix(prefix)[:-1]
         if not directory.exists():

@@ -108,6 +108,31 @@ class MinioStorage(Storage):
                 response.close()
                 response.release_conn()
 
+    def put_file(self, key: str, path, content_type: str) -> None:
+        validate_key(key)
+        self._ensure_bucket()
+        try:  # multipart upload in 10 MiB parts: bounded memory whatever the size
+            self.client.fput_object(bucket_name=self.bucket, object_name=key,
+                                    file_path=str(path), content_type=content_type,
+                                    part_size=10 * 1024 * 1024)
+        except S3Error as exc:
+            raise StorageError(f"S3 put {key}: {exc.code}") from exc
+        except _NETWORK_ERRORS as exc:
+            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
+
+    def get_file(self, key: str, path) -> None:
+        validate_key(key)
+        self._ensure_bucket()
+        try:
+            self.client.fget_object(bucket_name=self.bucket, object_name=key,
+                                    file_path=str(path))
+        except S3Error as exc:
+            if exc.code in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise StorageError(f"S3 get {key}: {exc.code}") from exc
+        except _NETWORK_ERRORS as exc:
+            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
+
     def exists(self, key: str) -> bool:
         validate_key(key)
         self._ensure_bucket()

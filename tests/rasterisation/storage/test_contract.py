@@ -43,6 +43,21 @@ def test_put_get_exists_overwrite(storage, prefix):
     assert storage.get(key) == b"two!"
 
 
+def test_put_file_and_get_file_stream_whole_files(storage, prefix, tmp_path):
+    """Videos (hundreds of MiB) go in and out as files, never as one bytes object."""
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    src, dst = tmp_path / "in.bin", tmp_path / "out.bin"
+    src.write_bytes(data)
+    key = prefix + "input/video"
+    storage.put_file(key, src, "application/octet-stream")
+    assert storage.exists(key) and storage.get(key) == data
+    storage.get_file(key, dst)
+    assert dst.read_bytes() == data
+    with pytest.raises(ObjectNotFound):
+        storage.get_file(prefix + "nothing", tmp_path / "none.bin")
+    assert not (tmp_path / "none.bin").exists()
+
+
 def test_get_missing_raises_object_not_found(storage, prefix):
     with pytest.raises(ObjectNotFound):
         storage.get(prefix + "nothing.png")
