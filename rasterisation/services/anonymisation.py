@@ -145,7 +145,7 @@ def detect_and_hide(pixels: np.ndarray, req: AnonymiseRequest):
     pyr = Pyramid(pixels)
     found = []
     if req.faces:
-        found += detect_face_shapes(pyr, detector="tiled", parts=("face",),
+        found += detect_face_shapes(pyr, detector="centerface", parts=("face",),
                                     confidence=req.face_threshold, max_faces=MAX_FACES)
     if req.people:
         found += detect_persons(pyr, confidence=req.person_threshold, max_persons=MAX_PEOPLE)

@@ -16,7 +16,7 @@ from algorithms.face import indices as ix
 
 PORTRAITS = ["london_006", "london_021", "london_024", "london_042", "london_099",
              "london_107"]
-FACE_MODELS = ["mediapipe_face_short", "mediapipe_face_full", "mediapipe_face_mesh"]
+FACE_MODELS = ["mediapipe_face_short", "mediapipe_face_full", "mediapipe_face_mesh", "centerface"]
 
 
 def _oval_mask(face, size):
