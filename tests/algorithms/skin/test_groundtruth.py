@@ -5,7 +5,7 @@ into all 36 development portraits (figures in docs/benchmarks.md, "Injected grou
 real portraits"); here the same benchmark runs on the six portraits of tests/data/photos, once
 (about 30 s), and the bars sit a little below what the algorithms measured when the test was
 written, so a regression fails. The issue's goal (precision and recall >= 0.85) is checked by
-``test_issue_goal`` as a non-strict xfail: it reports XPASS once an algorithm gets there.
+``test_issue_goal``: asserted for acne and pigmentation, a strict xfail for pores and lines.
 
 Bars, as measured (six portraits, seed 0, JPEG q90) -> asserted:
 pores recall 0.01 (the algorithm looks for radius >= 0.5 mm; the drawn pores are 0.28-0.45 mm)
@@ -63,8 +63,16 @@ def test_pores_are_drawn_where_the_photo_resolves_them(rows):
         assert all(lo - 1e-6 <= p["radius_mm"] <= hi + 1e-6 for p, _ in r.per_truth)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 13 goal, not reached yet (see docs/benchmarks.md)")
-@pytest.mark.parametrize("kind", ar.DETECTORS)
+# acne and pigmentation reach the goal: asserted; pores (the committed portraits are ~3.3
+# px/mm, pores need 6) and lines (0.48 on the 36 portraits) do not yet: strict xfail, so the
+# day one gets there the test says so and the mark must go.
+NOT_YET = {"pores", "lines"}
+
+
+@pytest.mark.parametrize("kind", [
+    pytest.param(k, marks=pytest.mark.xfail(strict=True, reason="issue 13 goal not reached "
+                                            "yet (docs/benchmarks.md)")) if k in NOT_YET else k
+    for k in ar.DETECTORS])
 def test_issue_goal(kind, rows):
     t = ar.totals(rows[kind])
     assert t["recall"] >= GOAL and t["precision"] >= GOAL, t
