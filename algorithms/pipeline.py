@@ -13,6 +13,7 @@ Example
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -93,11 +94,17 @@ class PhotoAnalysis:
         The original photo, RGB uint8 (H, W, 3), EXIF orientation already applied.
     face : FaceGeometry or None, optional
         A face geometry found earlier (from a cache). Omit it to detect on first use.
+    on_result : callable, optional
+        ``on_result(tech_name, seconds)`` after each algorithm has run.
     """
 
-    def __init__(self, image: np.ndarray, *, face: FaceGeometry | None | object = _UNSET):
+    def __init__(self, image: np.ndarray, *, face: FaceGeometry | None | object = _UNSET,
+                 on_result=None):
         self.image = image
         self._face = face
+        # called as on_result(tech_name, seconds) after each algorithm ran (the service's
+        # metrics; the engine itself measures nothing)
+        self._on_result = on_result
         self._results: dict[str, AnalysisResult] = {}
         self._lock = threading.Lock()
 
@@ -141,10 +148,13 @@ class PhotoAnalysis:
         face = self.face
         if face is None and algorithm.requires_face:
             raise NoFace()
+        start = time.perf_counter()
         try:
             result = algorithm.analyse(self.image, face)
         except NoFaceError:
             raise NoFace() from None
+        if self._on_result is not None:
+            self._on_result(tech_name, time.perf_counter() - start)
         with self._lock:
             self._results[tech_name] = result
         return result

@@ -288,7 +288,8 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
                  max_requests_jitter=settings.max_requests_jitter,
                  sweep_interval=settings.sweep_interval,
                  threads=threads or settings.threads,
-                 embedded_worker=settings.embedded_worker, job_threads=settings.job_threads)
+                 embedded_worker=settings.embedded_worker, job_threads=settings.job_threads,
+                 log_format=settings.log_format)
 
 
 # ------------------------------------------------------------------ worker

@@ -57,6 +57,7 @@ class Settings:
     signed_url_ttl: int = 3600
     jpeg_quality: int = 95
     analysis_threads: int = 2
+    log_format: str = "json"
     fetch_urls: bool = False
     fetch_allow_networks: tuple[str, ...] = ()
     fetch_timeout: float = 10.0
@@ -120,6 +121,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                          "images over ~179 MP whatever this says."),
     "SIGNED_URL_TTL": ("3600", "Lifetime of signed file URLs, in seconds."),
     "JPEG_QUALITY": ("95", "Quality of the re-encoded JPEG originals (1-95)."),
+    "LOG_FORMAT": ("json", "`json` (one object a line, with `request_id`, also for the "
+                   "access log) or `text`, for `rasterisation serve`."),
     "ANALYSIS_THREADS": ("2", "Threads one masks request uses to run its algorithms and "
                          "draw its pictures concurrently (1 = one after the other)."),
     "FETCH_URLS": ("0", "`1`: a masking task's `inputImage` may be an http(s) URL, fetched "
@@ -179,6 +182,16 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                           "from the container header before any frame is decoded; longer -> "
                           "413 naming `file`."),
 }
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    from rasterisation.logs import LOG_FORMATS
+
+    value = env.get(f"{PREFIX}LOG_FORMAT", "json").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"{PREFIX}LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}; "
+                         f"got {value!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
@@ -281,6 +294,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         workers=_int(env, "WORKERS", 2, low=1, high=64),
         threads=_int(env, "THREADS", 4, low=1, high=256),
         analysis_threads=_int(env, "ANALYSIS_THREADS", 2, low=1, high=64),
+        log_format=_log_format(env),
         storage=storage,
         s3_endpoint=s3_endpoint,
         s3_access_key=get("S3_ACCESS_KEY"),

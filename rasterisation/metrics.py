@@ -4,7 +4,13 @@
   (``/api/v1/companies/<uuid:company_id>/images/``, never the concrete path, so the label set
   stays bounded; requests that matched no route are ``endpoint="<unmatched>"``);
 * ``rasterisation_http_request_duration_seconds{method, endpoint}``: latency histogram;
-* ``rasterisation_worker_rss_bytes``: each worker's resident memory after its last request.
+* ``rasterisation_worker_rss_bytes``: each worker's resident memory after its last request;
+* ``rasterisation_algorithm_duration_seconds{algorithm}``: each algorithm's run on a photo
+  (cached results are not runs);
+* ``rasterisation_render_duration_seconds{format}``: drawing and encoding one mask picture;
+* ``rasterisation_render_cache_total{result}``: masks requests' pictures served from the
+  cache (``hit``) or drawn (``miss``); the hit ratio is
+  ``sum(rate(...{result="hit"}[5m])) / sum(rate(...[5m]))``.
 
 Under ``rasterisation serve`` the workers are separate processes: the server sets
 ``PROMETHEUS_MULTIPROC_DIR`` (``<DATA_DIR>/prometheus``, emptied at start) before forking,
@@ -28,7 +34,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["init_metrics", "exposition", "MULTIPROC_ENV", "REQUESTS", "LATENCY", "RSS"]
+__all__ = ["init_metrics", "exposition", "MULTIPROC_ENV", "REQUESTS", "LATENCY", "RSS",
+           "ALGORITHM_SECONDS", "RENDER_SECONDS", "RENDER_CACHE", "observe_algorithm"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "<unmatched>"
@@ -41,6 +48,14 @@ LATENCY = Histogram("rasterisation_http_request_duration_seconds", "Time to answ
                              30.0, 60.0))
 RSS = Gauge("rasterisation_worker_rss_bytes", "Resident memory of the worker process",
             multiprocess_mode="liveall")
+ALGORITHM_SECONDS = Histogram("rasterisation_algorithm_duration_seconds",
+                              "Time one algorithm took on one photo", ["algorithm"],
+                              buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+RENDER_SECONDS = Histogram("rasterisation_render_duration_seconds",
+                           "Time to draw and encode one mask picture", ["format"],
+                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+RENDER_CACHE = Counter("rasterisation_render_cache_total",
+                       "Mask pictures of masks requests: from the cache or drawn", ["result"])
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -50,6 +65,11 @@ def _rss() -> int:
             return int(fh.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def observe_algorithm(tech_name: str, seconds: float) -> None:
+    """``PhotoAnalysis``'s ``on_result`` hook."""
+    ALGORITHM_SECONDS.labels(tech_name).observe(seconds)
 
 
 def exposition() -> bytes:

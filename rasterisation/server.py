@@ -53,9 +53,13 @@ def _json_error_pages() -> None:
 
 
 def _warm_worker(worker) -> None:
-    """gunicorn hook, in each worker after the fork: JSON error pages, then load models and
-    kernels now."""
+    """gunicorn hook, in each worker after the fork: JSON error pages, the log format, then
+    load models and kernels now."""
     _json_error_pages()
+    from rasterisation.config import load_settings
+    from rasterisation.logs import configure_logging
+
+    configure_logging(load_settings().log_format)
     from rasterisation.warmup import warm_up
 
     seconds = warm_up()
@@ -177,7 +181,7 @@ def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
                      data_dir=None, max_requests: int = 1000,
                      max_requests_jitter: int = 100, sweep_interval: int = 0,
                      threads: int = 4, embedded_worker: bool = False,
-                     job_threads: int = 1) -> dict:
+                     job_threads: int = 1, log_format: str = "json") -> dict:
     """The gunicorn settings of ``rasterisation serve``.
 
     ``embedded_worker`` starts one job worker process (``rasterisation worker``) beside the
@@ -207,6 +211,10 @@ def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
         "max_requests": max_requests,
         "max_requests_jitter": max_requests_jitter if max_requests else 0,
     }
+    if log_format == "json":
+        from rasterisation.logs import ACCESS_LOG_JSON
+
+        options["access_log_format"] = ACCESS_LOG_JSON
     sidecars = []
     if sweep_interval:
         sidecars.append(_Sweeper(sweep_interval))

@@ -29,6 +29,7 @@ from algorithms.face.serialise import face_from_dict, face_to_dict
 from algorithms.pipeline import MaskError, NoFace, PhotoAnalysis, in_image_type
 from algorithms.render import encode
 from rasterisation.extensions import db
+from rasterisation.metrics import observe_algorithm
 from rasterisation.models import AnalysisRecord, Image, ImageFace
 from rasterisation.storage import get_storage
 
@@ -83,14 +84,16 @@ class StoredPhoto:
         if self._photo is None:
             row = self.face_row
             if row is None:
-                self._photo = PhotoAnalysis(self.pixels)
+                self._photo = PhotoAnalysis(self.pixels, on_result=observe_algorithm)
                 self._save_face(self._photo)
             elif not row.has_face:
-                self._photo = PhotoAnalysis(self.pixels, face=None)
+                self._photo = PhotoAnalysis(self.pixels, face=None,
+                                            on_result=observe_algorithm)
             else:
                 restored = decode_rgb(self.storage.get(row.restored_key))
                 self._photo = PhotoAnalysis(self.pixels,
-                                            face=face_from_dict(row.data, restored))
+                                            face=face_from_dict(row.data, restored),
+                                            on_result=observe_algorithm)
         return self._photo
 
     def _save_face(self, photo: PhotoAnalysis) -> None:

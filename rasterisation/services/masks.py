@@ -10,15 +10,17 @@ cached yet; the database and the storage are only touched from the request's own
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from algorithms import registry
-from rasterisation.extensions import db
-from rasterisation.models import Image, RenderRecord
-from algorithms.render import CONTENT_TYPES, EXTENSIONS, Style, encode, render, render_svg
 from algorithms.pipeline import thread_map
+from algorithms.render import CONTENT_TYPES, EXTENSIONS, Style, encode, render, render_svg
+from rasterisation.extensions import db
+from rasterisation.metrics import RENDER_CACHE, RENDER_SECONDS
+from rasterisation.models import Image, RenderRecord
 from rasterisation.services.analyses import MaskError, StoredPhoto
 from rasterisation.services.images import settings, signed_url
 
@@ -39,6 +41,16 @@ class MaskSpec:
 
 def _draw(picture, result, style: Style, *, fmt: str, background: bytes | None
           ) -> tuple[bytes, str]:
+    """The picture of one mask, encoded (timed for the metrics)."""
+    start = time.perf_counter()
+    try:
+        return _draw_pure(picture, result, style, fmt=fmt, background=background)
+    finally:
+        RENDER_SECONDS.labels(fmt).observe(time.perf_counter() - start)
+
+
+def _draw_pure(picture, result, style: Style, *, fmt: str, background: bytes | None
+               ) -> tuple[bytes, str]:
     """Pure: the picture of one mask, encoded."""
     if fmt == SVG:
         return (render_svg(result.masks, width=result.width, height=result.height, style=style,
@@ -89,6 +101,8 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
         wanted[index] = (algorithm, (image_type, algorithm.tech_name, algorithm.version,
                                      spec.style.cache_key() + suffix, fmt))
     missing = [i for i, (_, key) in wanted.items() if key not in renders]
+    RENDER_CACHE.labels("hit").inc(len(wanted) - len(missing))
+    RENDER_CACHE.labels("miss").inc(len(missing))
 
     # 2. results not cached yet, concurrently (quality too: every item carries its feedback)
     if wanted:
