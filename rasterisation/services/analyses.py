@@ -30,7 +30,7 @@ from algorithms.pipeline import MaskError, NoFace, PhotoAnalysis, in_image_type
 from algorithms.render import encode
 from rasterisation.extensions import db
 from rasterisation.metrics import observe_algorithm
-from rasterisation.models import AnalysisRecord, Image, ImageFace
+from rasterisation.models import AnalysisRecord, Image, ImageFace, restored_key
 from rasterisation.storage import get_storage
 
 __all__ = ["StoredPhoto", "MaskError", "decode_rgb"]
@@ -100,7 +100,7 @@ class StoredPhoto:
         face = photo.face
         row = ImageFace(image_id=self.image.id, has_face=face is not None)
         if face is not None:
-            row.restored_key = f"{self.image.prefix}restored.png"
+            row.restored_key = restored_key(self.image.company_id, self.image.id)
             self.storage.put(row.restored_key, encode(face.restored.image, format="png"), "image/png")
             row.data = face_to_dict(face)
         self.stage(row)

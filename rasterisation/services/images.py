@@ -35,7 +35,7 @@ from flask import current_app, has_request_context, request
 
 from rasterisation.errors import NotFound
 from rasterisation.extensions import db
-from rasterisation.models import Image, image_prefix, utcnow
+from rasterisation.models import Image, image_prefix, original_key, utcnow
 from rasterisation.services.imaging import prepare_upload
 from rasterisation.storage import StorageError, get_storage
 
@@ -87,7 +87,7 @@ def store_image(*, company_id, data: bytes, filename: str | None = None,
                               jpeg_quality=conf.jpeg_quality)
     image_id = uuid.uuid4()
     extension = "jpg" if prepared.format == "jpeg" else prepared.format
-    key = f"{image_prefix(company_id, image_id)}original.{extension}"
+    key = original_key(company_id, image_id, extension)
     storage.put(key, prepared.data, prepared.content_type)
     image = Image(
         id=image_id, company_id=company_id,

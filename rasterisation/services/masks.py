@@ -20,7 +20,7 @@ from algorithms.pipeline import thread_map
 from algorithms.render import CONTENT_TYPES, EXTENSIONS, Style, encode, render, render_svg
 from rasterisation.extensions import db
 from rasterisation.metrics import RENDER_CACHE, RENDER_SECONDS
-from rasterisation.models import Image, RenderRecord
+from rasterisation.models import Image, RenderRecord, render_key
 from rasterisation.services.analyses import MaskError, StoredPhoto
 from rasterisation.services.images import settings, signed_url
 
@@ -137,8 +137,9 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
                        jobs, threads=threads)
     for (index, key), (data, content_type) in zip(job_items, drawn):
         image_type_, tech_name, version, style_key, fmt_ = key
-        storage_key = (f"{image.prefix}renders/{image_type_}/{tech_name}-{version}-"
-                       f"{style_key}.{EXTENSIONS.get(fmt_, fmt_)}")
+        storage_key = render_key(image.company_id, image.id, image_type=image_type_,
+                                 tech_name=tech_name, version=version, style_key=style_key,
+                                 extension=EXTENSIONS.get(fmt_, fmt_))
         photo.storage.put(storage_key, data, content_type)
         record = RenderRecord(image_id=image.id, image_type=image_type_, tech_name=tech_name,
                               version=version, style_key=style_key, format=fmt_,

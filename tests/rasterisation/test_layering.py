@@ -153,3 +153,10 @@ def test_services_raise_domain_errors_not_http_aborts():
                 if any(alias.name == "abort" for alias in node.names):
                     offenders.append(str(path.relative_to(ROOT)))
     assert not offenders, f"abort() in services: {offenders}"
+
+
+def test_engine_modules_stay_small():
+    """One job a module (issue 11): no engine module over 400 lines."""
+    big = {str(p.relative_to(ROOT)): n for p in python_files()
+           if (n := len(p.read_text().splitlines())) > 400}
+    assert not big, big
