@@ -18,12 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from algorithms import registry
 from algorithms.face import FaceGeometry, NoFaceError, analyse_face
 from algorithms.face.convert import to_image_type
 from algorithms.types import IMAGE_TYPES, AnalysisResult, validate_choice
 
-__all__ = ["MaskError", "NoFace", "PhotoAnalysis", "in_image_type", "thread_map"]
+if TYPE_CHECKING:
+    from algorithms.base import Algorithm
+
+__all__ = ["MaskError", "NoFace", "PhotoAnalysis", "in_image_type", "resolve", "thread_map"]
 
 _UNSET = object()
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -85,6 +90,23 @@ def in_image_type(result: AnalysisResult, face: FaceGeometry | None, image_type:
     return to_image_type(result, face, image_type)
 
 
+def resolve(algorithm) -> "Algorithm":
+    """The :class:`~algorithms.base.Algorithm` itself, given it or its tech_name: a request
+    looks each name up once, at its edge, and passes the object down.
+
+    >>> resolve("pores").tech_name
+    'pores'
+    >>> resolve(resolve("pores")) is resolve("pores")
+    True
+    """
+    if not isinstance(algorithm, str):
+        return algorithm
+    try:
+        return registry.get(algorithm)
+    except registry.UnknownAlgorithm as exc:
+        raise MaskError(str(exc)) from None
+
+
 class PhotoAnalysis:
     """Lazily computed face geometry and algorithm results of one photo.
 
@@ -136,12 +158,11 @@ class PhotoAnalysis:
             raise NoFace()
         return self.face.restored.image
 
-    def native_result(self, tech_name: str) -> AnalysisResult:
-        """The algorithm's result in the space it computes in (cached per instance)."""
-        try:
-            algorithm = registry.get(tech_name)
-        except registry.UnknownAlgorithm as exc:
-            raise MaskError(str(exc)) from None
+    def native_result(self, algorithm) -> AnalysisResult:
+        """The algorithm's result in the space it computes in (cached per instance);
+        ``algorithm`` is the object or its tech_name."""
+        algorithm = resolve(algorithm)
+        tech_name = algorithm.tech_name
         with self._lock:
             if tech_name in self._results:
                 return self._results[tech_name]
@@ -165,7 +186,8 @@ class PhotoAnalysis:
         Failures are not raised here: :meth:`native_result` raises them again, per name,
         when the caller asks for that result.
         """
-        names = [n for n in dict.fromkeys(tech_names) if n not in self._results]
+        names = [n for n in dict.fromkeys(tech_names)
+                 if (n if isinstance(n, str) else n.tech_name) not in self._results]
         if not names:
             return
         self.face  # detect once, before the threads need it
@@ -178,9 +200,9 @@ class PhotoAnalysis:
 
         thread_map(compute, names, threads=threads)
 
-    def result(self, tech_name: str, *, image_type: str = "original") -> AnalysisResult:
-        """The algorithm's result in ``image_type`` coordinates."""
-        native = self.native_result(tech_name)
+    def result(self, algorithm, *, image_type: str = "original") -> AnalysisResult:
+        """The algorithm's (object or tech_name) result in ``image_type`` coordinates."""
+        native = self.native_result(algorithm)
         if native.image_type == image_type:
             return native
         return in_image_type(native, self.face, image_type)

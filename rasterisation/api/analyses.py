@@ -31,12 +31,12 @@ class Analysis(MethodView):
         require_company(company_id)
         image = image_service.get_image_or_404(company_id, image_id)
         try:
-            registry.get(tech_name)
+            algorithm = registry.get(tech_name)  # looked up once; the object goes down
         except registry.UnknownAlgorithm as exc:
             abort(404, message=str(exc))
         photo = StoredPhoto(image)
         try:
-            result = photo.result(tech_name, args["image_type"])
+            result = photo.result(algorithm, args["image_type"])
         except MaskError as exc:
             photo.save()  # what was learnt (e.g. that there is no face) is kept
             abort(422, message=str(exc))

@@ -23,10 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
-from algorithms import registry
 from algorithms.types import IMAGE_TYPES, AnalysisResult, result_from_dict, validate_choice
 from algorithms.face.serialise import face_from_dict, face_to_dict
-from algorithms.pipeline import MaskError, NoFace, PhotoAnalysis, in_image_type
+from algorithms.pipeline import MaskError, NoFace, PhotoAnalysis, in_image_type, resolve
 from algorithms.render import encode
 from rasterisation.extensions import db
 from rasterisation.metrics import observe_algorithm
@@ -124,31 +123,31 @@ class StoredPhoto:
         return self.photo.picture("restored")  # raises MaskError when there is no face
 
     # ---------------------------------------------------------------- results
-    def prefetch(self, tech_names, image_type: str, *, threads: int = 2) -> None:
-        """Compute, concurrently, the results of ``tech_names`` that are not cached yet."""
+    def prefetch(self, algorithms, image_type: str, *, threads: int = 2) -> None:
+        """Compute, concurrently, the results of ``algorithms`` (objects or tech_names)
+        that are not cached yet."""
         missing = []
-        for name in dict.fromkeys(tech_names):
+        for algorithm in dict.fromkeys(algorithms):
             try:
-                version = registry.get(name).version
-            except registry.UnknownAlgorithm:
+                algorithm = resolve(algorithm)
+            except MaskError:
                 continue
-            if (name, version, image_type) not in self._records:
-                missing.append(name)
+            if (algorithm.tech_name, algorithm.version, image_type) not in self._records:
+                missing.append(algorithm)
         if missing:
             self.photo.prefetch(missing, threads=threads)
 
-    def summary(self, tech_name: str, image_type: str) -> AnalysisResult:
+    def summary(self, algorithm, image_type: str) -> AnalysisResult:
         """The result without its geometry (``masks`` empty): metrics, areas, feedback."""
-        return self.result(tech_name, image_type, geometry=False)
+        return self.result(algorithm, image_type, geometry=False)
 
-    def result(self, tech_name: str, image_type: str, *, geometry: bool = True
+    def result(self, algorithm, image_type: str, *, geometry: bool = True
                ) -> AnalysisResult:
-        """``tech_name``'s result in ``image_type`` coordinates; computed at most once."""
+        """The result of ``algorithm`` (the object, or its tech_name) in ``image_type``
+        coordinates; computed at most once."""
         validate_choice("image_type", image_type, IMAGE_TYPES)
-        try:
-            algorithm = registry.get(tech_name)
-        except registry.UnknownAlgorithm as exc:
-            raise MaskError(str(exc)) from None
+        algorithm = resolve(algorithm)
+        tech_name = algorithm.tech_name
         record = self._records.get((tech_name, algorithm.version, image_type))
         if record is not None:
             doc = dict(record.summary)
@@ -157,7 +156,7 @@ class StoredPhoto:
         if image_type == "restored" and self.face_row is not None and not self.face_row.has_face:
             raise NoFace()
         photo = self.photo
-        native = photo.native_result(tech_name)
+        native = photo.native_result(algorithm)
         spaces = {native.image_type: native}
         if photo.face is not None:
             for other in IMAGE_TYPES:

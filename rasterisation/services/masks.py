@@ -106,7 +106,7 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
 
     # 2. results not cached yet, concurrently (quality too: every item carries its feedback)
     if wanted:
-        photo.prefetch(["quality"] + [specs[i].algorithm_tech_name for i in wanted],
+        photo.prefetch(["quality"] + [algorithm for algorithm, _ in wanted.values()],
                        image_type, threads=threads)
 
     # 3. metrics, and the geometry of the pictures to draw
@@ -114,7 +114,7 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
     for index, (algorithm, key) in wanted.items():
         spec, item = specs[index], items[index]
         try:
-            summary = photo.summary(algorithm.tech_name, image_type)
+            summary = photo.summary(algorithm, image_type)
             if feedback is None:
                 feedback = photo.feedback()
             item["feedback"] = merge_feedback(feedback, summary.feedback)
@@ -126,7 +126,7 @@ def make_masks(image: Image, *, image_type: str, specs: list[MaskSpec], fmt: str
                 picture = photo.picture(image_type)
                 if fmt == SVG and mask_over_image and background is None:
                     background = encode(picture, format="jpeg")
-                jobs.append((picture, photo.result(algorithm.tech_name, image_type),
+                jobs.append((picture, photo.result(algorithm, image_type),
                              spec.style, fmt, background))
                 job_items.append((index, key))
         except MaskError as exc:

@@ -230,3 +230,25 @@ def test_an_algorithm_says_when_the_photo_is_too_coarse(client, company, auth_he
     assert skin["error"] is None and skin["masked_image_url"]
     assert "low_resolution" not in skin["feedback"]["problems"]
     assert {m["tech_name"] for m in skin["sub_metrics"]} >= {"skin_area", "hair_fraction"}
+
+
+def test_a_request_looks_each_algorithm_up_once(client, company, auth_headers, astronaut_id,
+                                                monkeypatch):
+    """The masks request resolves each tech_name at its edge and passes the object down
+    (issue 11): no second registry lookup per algorithm along the way."""
+    from collections import Counter
+
+    calls = Counter()
+    real_get = registry.get
+
+    def counting_get(name):
+        calls[name] += 1
+        return real_get(name)
+
+    monkeypatch.setattr(registry, "get", counting_get)
+    body = {"image_id": astronaut_id, "image_type": "original",
+            "masks": [{"algorithm_tech_name": "redness", "main_metric": True},
+                      {"algorithm_tech_name": "lines", "sub_metrics": True}]}
+    response = _post(client, V4, company, auth_headers, body)
+    assert response.status_code == 200, response.json
+    assert calls["redness"] == 1 and calls["lines"] == 1, calls
