@@ -300,16 +300,5 @@ def detect_face_shapes(pyr: Pyramid, *, detector: str, parts: tuple[str, ...],
     out: list[Detected] = []
     for det in faces:
         points = landmarks_from_detection(pyr, det).points
-        for part in parts:
-            contour = part_contour(points, part)
-            if contour.is_empty:
-                continue
-            x0, y0, x1, y1 = contour.bounds
-            if part == "face":
-                bx = det.box
-                x0, y0 = min(x0, bx[0]), min(y0, bx[1])
-                x1, y1 = max(x1, bx[2]), max(y1, bx[3])
-            w, h = pyr.size
-            box = (max(0.0, x0), max(0.0, y0), min(float(w), x1), min(float(h), y1))
-            out.append(Detected(_label(part), det.score, contour, box, shape))
+        out += _part_detections(pyr, det, points, parts, shape)
     return out

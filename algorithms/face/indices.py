@@ -17,7 +17,7 @@ import numpy as np
 __all__ = [
     "FACE_OVAL", "LIPS_OUTER", "LIPS_INNER", "RIGHT_EYE", "LEFT_EYE", "RIGHT_BROW", "LEFT_BROW",
     "RIGHT_NOSTRIL", "LEFT_NOSTRIL", "RIGHT_IRIS", "LEFT_IRIS", "RIGHT_IRIS_CENTER",
-    "LEFT_IRIS_CENTER", "mirror", "mirror_indices", "frontal_mesh", "NUM_LANDMARKS",
+    "LEFT_IRIS_CENTER", "has_mesh", "mirror", "mirror_indices", "frontal_mesh", "NUM_LANDMARKS",
 ]
 
 NUM_LANDMARKS = 478
@@ -70,3 +70,14 @@ def frontal_mesh() -> np.ndarray:
     f = np.asarray(_mesh_data()["frontal"], dtype=np.float64)
     f.setflags(write=False)
     return f
+
+
+def has_mesh(points) -> bool:
+    """Whether ``points`` are real landmarks (a hand-made face carries an empty mesh).
+
+    >>> import numpy as np
+    >>> has_mesh(np.zeros((NUM_LANDMARKS, 2)))
+    False
+    """
+    pts = np.asarray(points)
+    return bool(len(pts) == NUM_LANDMARKS and np.ptp(pts[:, :2], axis=0).min() > 0)

@@ -29,8 +29,8 @@ from shapely.geometry import LineString
 
 from algorithms.face import indices as ix
 
-__all__ = ["LINE_TYPES", "ORIENTATION", "MAX_LENGTH_MM", "ANATOMY_BAND_MM", "anatomy_bands", "classify",
-           "orientation_fits", "line_angle"]
+__all__ = ["LINE_TYPES", "REGION_TYPE", "ORIENTATION", "MAX_LENGTH_MM", "ANATOMY_BAND_MM",
+           "anatomy_bands", "classify", "orientation_fits", "line_angle"]
 
 LINE_TYPES = ("forehead", "glabella", "crows_feet", "under_eye", "nasolabial", "marionette",
               "perioral", "cheek", "chin")
@@ -54,7 +54,7 @@ MAX_LENGTH_MM: Mapping[str, float] = {
 }
 ANATOMY_BAND_MM = 2.5
 
-_REGION_TYPE = {
+REGION_TYPE = {
     "forehead": "forehead", "glabella": "glabella", "left_crows_feet": "crows_feet",
     "right_crows_feet": "crows_feet", "left_under_eye": "under_eye",
     "right_under_eye": "under_eye", "left_nasolabial": "nasolabial",
@@ -78,15 +78,10 @@ def _chains() -> list[tuple[tuple[int, ...], bool]]:
     return out
 
 
-def has_mesh(points: np.ndarray) -> bool:
-    """Whether ``points`` are real landmarks (a hand-made face has none)."""
-    return bool(len(points) == ix.NUM_LANDMARKS and np.ptp(points, axis=0).min() > 0)
-
-
 def anatomy_bands(points: np.ndarray, px_per_mm: float, shape) -> np.ndarray:
     """Bool mask of the bands around the anatomy contours (empty without a mesh)."""
     band = np.zeros(shape, np.uint8)
-    if not has_mesh(points):
+    if not ix.has_mesh(points):
         return band.astype(bool)
     thickness = max(int(round(2 * ANATOMY_BAND_MM * px_per_mm)), 1)
     for chain, closed in _chains():
@@ -119,10 +114,10 @@ def classify(centre: tuple[float, float], region_masks: Mapping[str, np.ndarray]
     zones. Perioral lines below the mouth corners and beside them are marionette lines."""
     h, w = next(iter(region_masks.values())).shape
     x, y = int(min(max(centre[0], 0), w - 1)), int(min(max(centre[1], 0), h - 1))
-    for region, line_type in _REGION_TYPE.items():
+    for region, line_type in REGION_TYPE.items():
         m = region_masks.get(region)
         if m is not None and m[y, x]:
-            if line_type == "perioral" and has_mesh(points):
+            if line_type == "perioral" and ix.has_mesh(points):
                 (rx, ry), (lx, ly) = (points[i] for i in _MOUTH_CORNERS)
                 below = centre[1] > max(ry, ly)
                 beside = centre[0] < rx + 0.15 * (lx - rx) or centre[0] > lx - 0.15 * (lx - rx)

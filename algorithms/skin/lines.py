@@ -168,7 +168,7 @@ STRAIGHTNESS_MIN = 0.6  # end-to-end distance / length: wrinkles are smooth, hai
 def typed(lines: list[dict], skin: SkinImage, points: np.ndarray) -> list[dict]:
     """Lines with their ``type`` (zone), keeping those whose direction fits the zone's
     orientation prior and which are smooth enough to be wrinkles (see line_zones)."""
-    regions = {r: skin.mask((r,)) for r in LZ._REGION_TYPE}
+    regions = {r: skin.mask((r,)) for r in LZ.REGION_TYPE}
     hair_dist = _distance_to_hair(skin)
     hair_chroma = skin.skin_mask.hair_chroma
     out = []

@@ -132,7 +132,7 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     shape = lightness.shape
     mm = float(face.restored.px_per_mm)
     pts = face.landmarks_restored
-    if np.ptp(pts, axis=0).min() > 0:
+    if ix.has_mesh(pts):
         anatomy = anatomy_mask(pts, mm, shape)
     else:  # a face given by its regions alone (no mesh): their skin outline
         anatomy = _fill(face.regions.get("face_skin"), shape)
