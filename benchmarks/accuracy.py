@@ -21,7 +21,6 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-from shapely.geometry import Point
 from shapely.ops import unary_union
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,16 +141,7 @@ def evaluate_detector(kind: str, image: np.ndarray, face_fn, seed: int = 0, n: i
     dets = detections(kind, res)
     before = detections(kind, clean)
     # detections already made on the clean photo are unlabelled real skin
-    if kind == "pores":
-        fake = [gt.Truth("pores", Point(x, y), max(r, 2.0)) for x, y, r in before]
-        _, old = gt.match_points(fake, dets)
-    elif kind == "lines":
-        fake = [gt.Truth("lines", g if g.geom_type != "Polygon" else g.boundary, w)
-                for g, w in before]
-        _, old = gt.match_lines(fake, dets)
-    else:
-        fake = [gt.Truth(kind, g, g.area) for g in before]
-        _, old = gt.match_polygons(fake, dets)
+    old = gt.pre_existing(kind, before, dets)
     found_t, good_d = match(kind, scene.truths, dets)
     background = len(old - good_d)  # pre-existing and not on a truth: unlabelled skin
     return Score(kind, photo, len(scene.truths), len(dets), background, len(found_t),

@@ -110,22 +110,6 @@ def match(kind, truths, dets):
     return gt.match_polygons(truths, dets)
 
 
-def background(kind, before, dets, good):
-    """Detections on the injected photo that were already there on the clean one and match
-    no drawn feature."""
-    if kind == "pores":
-        fake = [gt.Truth("pores", Point(x, y), max(r, 2.0)) for x, y, r in before]
-        _, old = gt.match_points(fake, dets)
-    elif kind == "lines":
-        fake = [gt.Truth("lines", g if g.geom_type != "Polygon" else g.boundary, w)
-                for g, w in before]
-        _, old = gt.match_lines(fake, dets)
-    else:
-        fake = [gt.Truth(kind, g, g.area) for g in before]
-        _, old = gt.match_polygons(fake, dets)
-    return old - good
-
-
 @dataclass
 class Row:
     kind: str
@@ -239,7 +223,7 @@ def evaluate(photo: Photo, kind: str, seed: int = 0, n: int | None = None) -> Ro
     scene, res = photo.injected(kind, n or COUNTS[kind], seed)
     dets = detections(kind, res)
     found, good = match(kind, scene.truths, dets)
-    bg = background(kind, detections(kind, clean), dets, good)
+    bg = gt.pre_existing(kind, detections(kind, clean), dets) - good
     row = Row(kind, photo.stem, photo.eth, photo.face.px_per_mm, len(scene.truths), len(dets),
               len(bg), len(found), len(good), _value(clean), _value(res), note=scene.note)
     near = _nearness(kind, scene.truths, dets)

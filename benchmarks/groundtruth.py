@@ -644,3 +644,17 @@ def restored_geometry(face, g: shapely.Geometry) -> shapely.Geometry:
     """A truth geometry (original pixels) in restored pixels."""
     m = face.restored.from_original
     return affine_transform(g, [m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[0, 2], m[1, 2]])
+
+
+def pre_existing(kind: str, before, dets) -> set:
+    """Indices of ``dets`` (detections on the injected photo) that match, by the kind's own
+    rule, a detection ``before`` made on the clean photo: real skin nobody labelled.
+    ``before``: (x, y, radius) for pores, (geometry, width) for lines, polygons otherwise."""
+    if kind == "pores":
+        fake = [Truth("pores", Point(x, y), max(r, 2.0)) for x, y, r in before]
+        return match_points(fake, dets)[1]
+    if kind == "lines":
+        fake = [Truth("lines", g if g.geom_type != "Polygon" else g.boundary, w)
+                for g, w in before]
+        return match_lines(fake, dets)[1]
+    return match_polygons([Truth(kind, g, g.area) for g in before], dets)[1]

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,7 +23,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.masks_endpoint import BIN, MASKS, cli, free_port, portrait_2048  # noqa: E402
+from benchmarks.masks_endpoint import MASKS, portrait_2048, served  # noqa: E402
 
 
 def main() -> int:
@@ -36,36 +34,17 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="rst-load-")
-    port = free_port()
-    # rate limits off: 18 clients share one token; this measures the service, not the limiter
-    env = {**os.environ, "RASTERISATION_DATA_DIR": data_dir, "RASTERISATION_PORT": str(port),
-           "RASTERISATION_RATE_LIMIT": "off"}
-    cli(env, "db", "upgrade")
-    company = cli(env, "companies", "create", "load")
-    token = cli(env, "tokens", "create", "--company", company)
-    server = subprocess.Popen([str(BIN / "rasterisation"), "serve", "--workers",
-                               str(args.workers), "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {token}"}
-    url = f"{base}/service/rasterisation/v4/masks/?company_id={company}"
-    upload_url = f"{base}/api/v1/companies/{company}/images/"
+    with served(args.workers, name="load") as (base, company, headers):
+        url = f"{base}/service/rasterisation/v4/masks/?company_id={company}"
+        upload_url = f"{base}/api/v1/companies/{company}/images/"
 
-    def body(image_id):
-        return {"image_id": image_id, "image_type": "original",
-                "masks": [{"algorithm_tech_name": m, "main_metric": True} for m in MASKS]}
+        def body(image_id):
+            return {"image_id": image_id, "image_type": "original",
+                    "masks": [{"algorithm_tech_name": m, "main_metric": True} for m in MASKS]}
 
-    results = {"cached": [], "new": []}
-    errors = {"cached": 0, "new": 0}
-    lock = threading.Lock()
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        results = {"cached": [], "new": []}
+        errors = {"cached": 0, "new": 0}
+        lock = threading.Lock()
         session = requests.Session()
         session.headers.update(headers)
         cached_id = session.post(upload_url, files={"file": ("c.jpg", portrait_2048(1000))}
@@ -126,13 +105,6 @@ def main() -> int:
         for th in threads:
             th.join()
         elapsed = time.perf_counter() - t0
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
           f"server: {args.workers} workers, default threads; {elapsed:.0f} s")

@@ -14,6 +14,7 @@ Goals (issue 5): new <= 2.5 s median, repeated <= 50 ms median, no errors under 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import socket
@@ -60,6 +61,40 @@ def percentile(values, q):
     return float(np.percentile(np.asarray(values), q))
 
 
+@contextlib.contextmanager
+def served(workers: int, *, name: str = "bench"):
+    """A real ``rasterisation serve`` on a free 127.0.0.1 port with a temporary data dir, one
+    company and one token: yields ``(base_url, company_id, auth_headers)``, stops the server
+    by its PID on exit. Per-token rate limits are off: benchmarks measure the service (many
+    clients share one token), not the limiter."""
+    data_dir = tempfile.mkdtemp(prefix=f"rst-{name}-")
+    port = free_port()
+    env = {**os.environ, "RASTERISATION_DATA_DIR": data_dir, "RASTERISATION_PORT": str(port),
+           "RASTERISATION_RATE_LIMIT": "off"}
+    cli(env, "db", "upgrade")
+    company = cli(env, "companies", "create", name)
+    token = cli(env, "tokens", "create", "--company", company)
+    server = subprocess.Popen([str(BIN / "rasterisation"), "serve", "--workers", str(workers),
+                               "--host", "127.0.0.1", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"{base}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        yield base, company, {"Authorization": f"Bearer {token}"}
+    finally:
+        server.terminate()  # gunicorn: graceful stop of the workers
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=60.0)
@@ -69,27 +104,7 @@ def main():
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    data_dir = tempfile.mkdtemp(prefix="rst-bench-")
-    port = free_port()
-    # per-token rate limits off: this measures throughput, not the limiter (16 clients share
-    # one token and would get 429 after RASTERISATION_RATE_LIMIT requests a minute)
-    env = {**os.environ, "RASTERISATION_DATA_DIR": data_dir, "RASTERISATION_PORT": str(port),
-           "RASTERISATION_RATE_LIMIT": "off"}
-    cli(env, "db", "upgrade")
-    company = cli(env, "companies", "create", "bench")
-    token = cli(env, "tokens", "create", "--company", company)
-    server = subprocess.Popen([str(BIN / "rasterisation"), "serve", "--workers",
-                               str(args.workers), "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+    with served(args.workers) as (base, company, headers):
         session = requests.Session()
         session.headers.update(headers)
         url = f"{base}/service/rasterisation/v4/masks/?company_id={company}"
@@ -158,13 +173,6 @@ def main():
         for th in threads:
             th.join()
         elapsed = time.perf_counter() - t0
-    finally:
-        server.terminate()  # gunicorn: graceful stop of the workers
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     new_med = statistics.median(new_times)
