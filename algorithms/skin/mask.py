@@ -58,10 +58,40 @@ HAIR_Z = 6.0             # summed one-sided z-scores above which a pixel looks l
 HAIR_SMOOTH_MM = 0.5
 HAIR_ISOLATED_MM2 = 180.0  # an isolated dark patch up to this (a 15 mm spot) is a finding, not hair
 HAIR_TOUCH_MM = 3.0      # a patch this close to the outline or a brow is hair
+# Stubble and beards: a dense texture of small dark dots (hair shafts, follicles). Dark-dot
+# energy = blur(L*, DOT_OUTER_MM) - blur(L*, DOT_INNER_MM), its positive part averaged over
+# DOT_AREA_MM, as a z-score against the seed skin (spread at least DOT_SD_FLOOR L*).
+DOT_INNER_MM, DOT_OUTER_MM, DOT_AREA_MM = 0.15, 0.8, 1.5
+DOT_SD_FLOOR = 0.06
+# A shadow moves the melanin index and L* (real cameras are not the model's narrow bands)
+# but neither the blood index nor the texture: a hair pixel must also show less blood
+# (z >= BLOOD_MIN_Z) or the dotted texture of hair (z >= DOT_MIN_Z) ...
+BLOOD_MIN_Z = 0.75
+DOT_MIN_Z = 2.0
+DARK_ALONE_Z = 4.0     # ... or be far darker than any shading of the face's skin
+# Beards grow below the nose: the dot texture counts only below the line this far above the
+# subnasale (mesh point 2; the restored face has its eyes level). Above it, lashes, lid
+# creases, forehead lines and the nose's pores are dotted too and are skin.
+BEARD_ABOVE_MM = 3.0
+SUBNASALE = 2
+# A bearded face: the median dot z over the beard zone reaches BEARDED_Z (shaved, clean and
+# female faces: -0.3..0.8 on the development portraits; stubble and beards 2.2-5.9). Then the
+# beard is the beard-zone skin whose blood + darkness + dot z, averaged over BEARD_SMOOTH_MM,
+# exceeds BEARD_Z: a pixel alone cannot tell stubble from shaded skin, a face can.
+BEARDED_Z = 1.5
+BEARD_SMOOTH_MM = 1.5
+BEARD_Z = 2.5
 HIGHLIGHT_Z = 3.5
 BORDER_BAND_MM = 1.5
 COLOUR_GUARD_MM = 1.0    # colour findings keep this far from highlights and clipped pixels
 CLEAN_MM = 0.4           # opening radius: single hairs and noise specks
+# Left out of colour findings only (lines and pores keep them):
+# the alae (nose wings) with their crease, naturally redder and shaded than the cheeks ...
+RIGHT_ALA = (129, 64, 98, 49, 48, 219, 218, 237)
+ALA_MARGIN_MM = 1.5
+# ... and the outer eye corners, where the longest lashes reach past the lid margin band
+OUTER_CANTHI = (33, 263)
+LASH_CORNER_MM = 6.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,9 +181,23 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     chroma = (np.maximum(hb0 - haemoglobin, 0) / hb_sd
               + np.maximum(melanin - mel0, 0) / mel_sd).astype(np.float32)
     dark = (np.maximum(l0 - lightness, 0) / l_sd).astype(np.float32)
+    blood = cv2.GaussianBlur((np.maximum(hb0 - haemoglobin, 0) / hb_sd).astype(np.float32),
+                             (0, 0), HAIR_SMOOTH_MM * mm)
     chroma = cv2.GaussianBlur(chroma, (0, 0), HAIR_SMOOTH_MM * mm)
-    z = chroma + cv2.GaussianBlur(dark, (0, 0), HAIR_SMOOTH_MM * mm)
-    flagged = (z > HAIR_Z) & anatomy
+    dots = _dot_z(lightness, seeds, mm)
+    beard_zone = np.zeros(shape, bool)
+    if ix.has_mesh(pts):
+        beard_zone[max(int(pts[SUBNASALE][1] - BEARD_ABOVE_MM * mm), 0):] = True
+    beard_zone &= anatomy
+    dots[~beard_zone] = 0.0
+    dark = cv2.GaussianBlur(dark, (0, 0), HAIR_SMOOTH_MM * mm)
+    z = chroma + dark + np.maximum(dots, 0)
+    flagged = (z > HAIR_Z) & anatomy & ((blood >= BLOOD_MIN_Z) | (dots >= DOT_MIN_Z)
+                                        | (dark >= DARK_ALONE_Z))
+    if beard_zone.any() and np.median(dots[beard_zone & measurable]) >= BEARDED_Z:
+        beard = cv2.GaussianBlur(blood + dark + np.maximum(dots, 0), (0, 0),
+                                 BEARD_SMOOTH_MM * mm) > BEARD_Z
+        flagged |= beard & beard_zone
     hair = _hair_patches(flagged, anatomy, pts, mm)
     highlights = (lightness - l0 > HIGHLIGHT_Z * l_sd) & anatomy
 
@@ -167,10 +211,37 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     # next to a highlight or a clipped pixel, colour is half-clipped too: guard band
     guard = cv2.dilate((highlights | ~measurable).astype(np.uint8), _disc(COLOUR_GUARD_MM * mm))
     colour = mask & ~guard.astype(bool)
+    if ix.has_mesh(pts):
+        colour &= ~_colour_exclusions(pts, mm, shape)
     colour.setflags(write=False)
     return SkinMask(mask=mask, core=core, colour=colour, anatomy=anatomy, person=person,
                     hair=hair, highlights=highlights, skin_colour=(hb0, mel0, l0),
                     hair_chroma=chroma)
+
+
+def _colour_exclusions(pts: np.ndarray, mm: float, shape) -> np.ndarray:
+    """The alae with their crease and the outer eye corners' lashes (bool)."""
+    from shapely.geometry import MultiPoint, Point
+
+    geoms = [MultiPoint(pts[list(ala)]).convex_hull.buffer(ALA_MARGIN_MM * mm)
+             for ala in (RIGHT_ALA, ix.mirror_indices(RIGHT_ALA))]
+    geoms += [Point(*pts[i]).buffer(LASH_CORNER_MM * mm) for i in OUTER_CANTHI]
+    out = np.zeros(shape, bool)
+    for g in geoms:
+        out |= _fill(g, shape)
+    return out
+
+
+def _dot_z(lightness: np.ndarray, seeds: np.ndarray, mm: float) -> np.ndarray:
+    """Dark-dot texture (stubble, beard) as a z-score against the seed skin."""
+    light = lightness.astype(np.float32)
+    dots = np.maximum(cv2.GaussianBlur(light, (0, 0), DOT_OUTER_MM * mm)
+                      - cv2.GaussianBlur(light, (0, 0), DOT_INNER_MM * mm), 0)
+    energy = cv2.GaussianBlur(dots, (0, 0), DOT_AREA_MM * mm)
+    if not seeds.any():
+        return np.zeros_like(energy)
+    med, sd = _robust(energy[seeds], DOT_SD_FLOOR)
+    return (energy - med) / sd
 
 
 def _hair_patches(flagged: np.ndarray, anatomy: np.ndarray, pts: np.ndarray,

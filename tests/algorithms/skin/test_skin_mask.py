@@ -29,7 +29,8 @@ def test_mask_keeps_most_of_a_clear_face_and_drops_a_dark_fringe(face_of):
     # london_021: bald, light stubble on the jaw: nearly all of the anatomy part is skin
     _, _, bald = _skin(face_of, "london_021")
     assert bald.skin_mask.mask.sum() / bald.skin_mask.anatomy.sum() > 0.85
-    assert bald.skin_mask.hair.sum() / bald.skin_mask.anatomy.sum() < 0.06
+    # (6.4 % since the beard texture test: his shaved upper lip and jaw stubble go)
+    assert bald.skin_mask.hair.sum() / bald.skin_mask.anatomy.sum() < 0.08
 
 
 def test_dark_hair_painted_over_the_forehead_leaves_the_mask(face_of):

@@ -1,0 +1,41 @@
+"""How much hair the skin mask keeps, against hand-drawn labels (benchmarks/skin_hair.py,
+tests/data/skin_hair_labels.json; docs/benchmarks.md "Skin mask: hair against hand labels").
+
+Bars sit just above what the benchmark measured, so a regression fails: the goal (< 1 % hair
+in the mask) is met on the six committed portraits except london_042's thin moustache, not
+on the bearded men (london_022, 036, 008, read from ../shared/photos when it is there).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.skin_hair import LABELS, find_photo, measure
+
+LAB = json.loads(LABELS.read_text())["photos"]
+BARS = {"london_006": 0.01, "london_021": 0.01, "london_024": 0.01, "london_042": 0.03,
+        "london_099": 0.01, "london_107": 0.01}
+BEARDED = {"london_022": 0.15, "london_036": 0.05, "london_008": 0.04}
+
+
+@pytest.mark.parametrize("name", sorted(BARS))
+def test_hair_share_of_the_mask_on_the_portraits(face_of, name):
+    image, face = face_of(name)
+    r = measure(image, LAB[name], face)
+    assert r["hair_share"] < BARS[name], r
+    assert r["skin_kept"] > 0.97, r
+
+
+@pytest.mark.parametrize("name", sorted(BEARDED))
+def test_beards_mostly_leave_the_mask(face_models, name):
+    path = find_photo(name)
+    if path is None:
+        pytest.skip("../shared/photos/london not here")
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as im:
+        r = measure(np.asarray(im.convert("RGB")), LAB[name])
+    assert r["hair_share"] < BEARDED[name], r
+    assert r["skin_kept"] > 0.97, r
