@@ -74,6 +74,7 @@ DARK_ALONE_Z = 4.0     # ... or be far darker than any shading of the face's ski
 # creases, forehead lines and the nose's pores are dotted too and are skin.
 BEARD_ABOVE_MM = 3.0
 SUBNASALE = 2
+DOT_EDGE_MM = 1.0        # beside the lips' and nostrils' margins the dot filter sees their edge
 # A bearded face: the median dot z over the beard zone reaches BEARDED_Z (shaved, clean and
 # female faces: -0.3..0.8 on the development portraits; stubble and beards 2.2-5.9). Then the
 # beard is the beard-zone skin whose blood + darkness + dot z, averaged over BEARD_SMOOTH_MM,
@@ -184,16 +185,20 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     blood = cv2.GaussianBlur((np.maximum(hb0 - haemoglobin, 0) / hb_sd).astype(np.float32),
                              (0, 0), HAIR_SMOOTH_MM * mm)
     chroma = cv2.GaussianBlur(chroma, (0, 0), HAIR_SMOOTH_MM * mm)
-    dots = _dot_z(lightness, seeds, mm)
+    dots = _dot_z(lightness, seeds, mm, anatomy)
     beard_zone = np.zeros(shape, bool)
     if ix.has_mesh(pts):
         beard_zone[max(int(pts[SUBNASALE][1] - BEARD_ABOVE_MM * mm), 0):] = True
     beard_zone &= anatomy
     dots[~beard_zone] = 0.0
+    if ix.has_mesh(pts):
+        f = feature_polygons(pts)
+        for name, margin in (("lips", LIPS_MARGIN_MM), ("right_nostril", NOSTRIL_MARGIN_MM),
+                             ("left_nostril", NOSTRIL_MARGIN_MM)):
+            dots[_fill(f[name].buffer((margin + DOT_EDGE_MM) * mm), shape)] = 0.0
     dark = cv2.GaussianBlur(dark, (0, 0), HAIR_SMOOTH_MM * mm)
-    z = chroma + dark + np.maximum(dots, 0)
-    flagged = (z > HAIR_Z) & anatomy & ((blood >= BLOOD_MIN_Z) | (dots >= DOT_MIN_Z)
-                                        | (dark >= DARK_ALONE_Z))
+    z = chroma + dark + np.where(dots >= DOT_MIN_Z, dots, 0)  # only clearly dotted skin
+    flagged = (z > HAIR_Z) & anatomy & ((blood >= BLOOD_MIN_Z) | (dark >= DARK_ALONE_Z))
     if beard_zone.any() and np.median(dots[beard_zone & measurable]) >= BEARDED_Z:
         beard = cv2.GaussianBlur(blood + dark + np.maximum(dots, 0), (0, 0),
                                  BEARD_SMOOTH_MM * mm) > BEARD_Z
@@ -232,12 +237,21 @@ def _colour_exclusions(pts: np.ndarray, mm: float, shape) -> np.ndarray:
     return out
 
 
-def _dot_z(lightness: np.ndarray, seeds: np.ndarray, mm: float) -> np.ndarray:
-    """Dark-dot texture (stubble, beard) as a z-score against the seed skin."""
+def _dot_z(lightness: np.ndarray, seeds: np.ndarray, mm: float,
+           within: np.ndarray) -> np.ndarray:
+    """Dark-dot texture (stubble, beard) as a z-score against the seed skin. The blurs are
+    normalised over ``within`` (the anatomy part), so the lips' and nostrils' edges and the
+    bright background beyond the outline do not read as dots beside them."""
     light = lightness.astype(np.float32)
-    dots = np.maximum(cv2.GaussianBlur(light, (0, 0), DOT_OUTER_MM * mm)
-                      - cv2.GaussianBlur(light, (0, 0), DOT_INNER_MM * mm), 0)
-    energy = cv2.GaussianBlur(dots, (0, 0), DOT_AREA_MM * mm)
+    w = within.astype(np.float32)
+
+    def mblur(a, s):
+        return cv2.GaussianBlur(a * w, (0, 0), s) / np.maximum(cv2.GaussianBlur(w, (0, 0), s),
+                                                               1e-3)
+
+    dots = np.maximum(mblur(light, DOT_OUTER_MM * mm) - cv2.GaussianBlur(
+        light, (0, 0), DOT_INNER_MM * mm), 0) * w
+    energy = mblur(dots, DOT_AREA_MM * mm)
     if not seeds.any():
         return np.zeros_like(energy)
     med, sd = _robust(energy[seeds], DOT_SD_FLOOR)
