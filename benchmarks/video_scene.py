@@ -143,14 +143,30 @@ def sine_frames(seconds: float, rate: int = 48000, samples: int = 1024, layout: 
         yield frame
 
 
+# display rotation (counter-clockwise, as PyAV's frame.rotation) -> how an upright frame is
+# stored so that a player turning it by that angle shows it upright
+STORE_TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+              270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
 def write_video(path, scene: Scene, *, fmt: str = "mp4", audio: bool = True,
-                crf: int = 18) -> Path:
-    """Encode ``scene`` (and a sine-wave audio track) into ``path`` as ``fmt``."""
+                crf: int = 18, rotation: int = 0) -> Path:
+    """Encode ``scene`` (and a sine-wave audio track) into ``path`` as ``fmt``.
+
+    ``rotation`` (90, 180, 270; MP4 / MOV): the frames are stored turned and the stream's
+    display matrix says to turn them back by ``rotation`` degrees counter-clockwise, as a
+    phone held upright writes its video; a player shows the scene upright.
+    """
     muxer, vcodec, acodec = CODECS[fmt]
     path = Path(path)
+    width, height = scene.width, scene.height
+    if rotation in (90, 270):
+        width, height = height, width
     with av.open(str(path), "w", format=muxer) as out:
         vs = out.add_stream(vcodec, rate=Fraction(scene.fps))
-        vs.width, vs.height, vs.pix_fmt = scene.width, scene.height, "yuv420p"
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        if rotation:
+            vs.set_display_rotation(rotation)
         if vcodec == "libx264":
             vs.options = {"crf": str(crf), "preset": "veryfast"}
         else:
@@ -161,7 +177,9 @@ def write_video(path, scene: Scene, *, fmt: str = "mp4", audio: bool = True,
             aus.layout = "mono"
         for i in range(scene.frames):
             rgb, _ = scene.frame(i)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if rotation:
+                rgb = cv2.rotate(rgb, STORE_TURN[rotation])
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame.pts = i
             frame.time_base = Fraction(1, scene.fps)
             for p in vs.encode(frame):
@@ -182,3 +200,52 @@ def write_video(path, scene: Scene, *, fmt: str = "mp4", audio: bool = True,
             for p in aus.encode(None):
                 out.mux(p)
     return path
+
+
+# ------------------------------------------------------------------ the checks
+def covered(face_box, boxes) -> float:
+    """The fraction of ``face_box`` inside the union of the masks' padded ``boxes``
+    (TrackedBox; padded by 10 % of their size, the anonymiser's default padding)."""
+    x0, y0, x1, y1 = (int(round(v)) for v in face_box)
+    grid = np.zeros((max(1, y1 - y0), max(1, x1 - x0)), bool)
+    for b in boxes:
+        bx0, by0, bx1, by1 = b.box
+        pad = 0.1 * max(bx1 - bx0, by1 - by0)
+        bx0, by0, bx1, by1 = bx0 - pad, by0 - pad, bx1 + pad, by1 + pad
+        grid[max(0, int(by0) - y0):max(0, int(np.ceil(by1)) - y0),
+             max(0, int(bx0) - x0):max(0, int(np.ceil(bx1)) - x0)] = True
+    return float(grid.mean())
+
+
+def missed_frames(per_frame_boxes, truth) -> list[int]:
+    """Frames in which some real face is less than 80 % inside the masks (a face's box is
+    its portrait's BlazeFace box, squeezed with the face; a squeezed face's own detection
+    box is up to 15 % shorter, so 80 % and not 100 %)."""
+    return [i for i, (faces, boxes) in enumerate(zip(truth, per_frame_boxes))
+            if any(covered(f.box, boxes) < 0.8 for f in faces)]
+
+
+def _overlap(a, b) -> float:
+    """Intersection over the smaller box's area: a face found in part counts."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / max(smaller, 1e-6)
+
+
+def leaked_frames(path, truth, threshold: float = 0.3) -> list[int]:
+    """Frames of the video at ``path`` in which the face detector, at a low ``threshold``
+    (the engine uses 0.5), finds a face of the input: a detection that overlaps a real
+    face by more than 30 % of the smaller of the two boxes."""
+    from algorithms.video.faces import face_detector
+    from algorithms.video.frames import detection_rgb, planes
+
+    detect = face_detector(threshold)
+    out = []
+    with av.open(str(path)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            yuv = planes(frame)
+            rgb = detection_rgb(yuv, (yuv[0].shape[1], yuv[0].shape[0]), 0)
+            if any(_overlap(f.box, d.box) > 0.3 for d in detect(rgb) for f in truth[i]):
+                out.append(i)
+    return out

@@ -98,7 +98,6 @@ class VideoInfo:
     exact_frames: bool
     video_codec: str
     audio_codec: str | None
-    rotation: int
 
     def to_dict(self) -> dict:
         return {"format": self.format, "size_bytes": self.size_bytes, "width": self.width,
@@ -121,17 +120,6 @@ def open_video(path) -> av.container.InputContainer:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise _ffmpeg_failure(exc, "opening") from None
-
-
-def _rotation(stream) -> int:
-    """The display rotation (degrees clockwise, 0/90/180/270) the header asks for."""
-    try:
-        matrix = stream.side_data.get("DISPLAYMATRIX") if hasattr(stream, "side_data") else None
-    except Exception:  # noqa: BLE001 - a malformed side datum is no rotation
-        matrix = None
-    if matrix is None:
-        return 0
-    return int(round(-float(matrix) / 90.0)) * 90 % 360
 
 
 def probe(path, *, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -188,7 +176,7 @@ def probe(path, *, max_bytes: int = DEFAULT_MAX_BYTES,
         audio = container.streams.audio[0].codec_context.name if container.streams.audio \
             else None
         return VideoInfo(fmt, size, width, height, fps, duration, frames, exact,
-                         ctx.name, audio, _rotation(vs))
+                         ctx.name, audio)
 
 
 def decode(container, *, with_audio: bool = False) -> Iterator:

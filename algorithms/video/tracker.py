@@ -80,10 +80,11 @@ _Q_UNIT = np.array([[1 / 3, 1 / 2], [1 / 2, 1.0]])      # white-noise accelerati
 @dataclass
 class _Obs:
     frame: int
-    state: np.ndarray          # (cx, cy, w, h) px
+    state: np.ndarray          # (cx, cy, w, h) px: the detection's box
     confidence: float
     template: object           # contour in box-normalised coordinates, or None
     label: str
+    fit: np.ndarray | None = None   # (cx, cy, w, h) px the filter takes: the held box
 
 
 @dataclass
@@ -167,13 +168,19 @@ class Tracker:
     measurement_sigma, accel_sigma : float
         Kalman noise, in face sizes: the detector's box jitter (per frame) and the change
         of velocity a face may have per frame.
+    size_hold : int, optional
+        Frames over which a track's box keeps the largest width and height detected
+        (default ``keep_alive``): a detection smaller than that is read as the visible part
+        of the face (turning away, partly hidden), see :meth:`held`.
     """
 
     def __init__(self, *, keep_alive: int = 15, min_iou: float = 0.1, max_centre: float = 0.75,
-                 measurement_sigma: float = 0.04, accel_sigma: float = 0.006):
+                 measurement_sigma: float = 0.04, accel_sigma: float = 0.006,
+                 size_hold: int | None = None):
         if keep_alive < 0:
             raise ValueError(f"keep_alive must be >= 0 frames; got {keep_alive}")
         self.keep_alive = keep_alive
+        self.size_hold = keep_alive if size_hold is None else size_hold
         self.min_iou = min_iou
         self.max_centre = max_centre
         self.r = measurement_sigma ** 2
@@ -201,19 +208,49 @@ class Tracker:
         self._next_id += 1
         t.x = np.stack([s / scale, np.zeros(4)], axis=1)
         t.P = np.tile(np.diag([self.r, 0.05 ** 2]), (4, 1, 1))
-        t.observations.append(_Obs(frame, s, det.confidence, _template(det), det.label))
+        t.observations.append(_Obs(frame, s, det.confidence, _template(det), det.label, s))
         self.tracks.append(t)
         self._live.append(t)
 
+    def held(self, t: Track, frame: int, s: np.ndarray) -> np.ndarray:
+        """The measurement the filter takes for the detection ``s`` (cx, cy, w, h px) of
+        track ``t`` in ``frame`` (``t``'s prediction is at ``frame``).
+
+        A face's real width and height change slowly (a face does not halve in a third of a
+        second), but its detected box shrinks fast when the face turns to profile (the
+        detector boxes the half it sees, or only the eyes) or is partly hidden. So the box
+        keeps, per axis, the largest size detected over the last ``size_hold`` frames, and
+        is placed as near to the track's prediction as it can be while containing the
+        detection: the smaller box says where some of the face is, not how big it is.
+        A detection as large as the envelope is taken as it is.
+
+        >>> tr = Tracker(size_hold=10)
+        >>> tr.update(0, [Detected("face", 0.9, None, (100, 100, 200, 220), "box")])
+        >>> t = tr.tracks[0]; tr._predict(t, 5)
+        >>> tr.held(t, 5, np.array([150.0, 130.0, 40.0, 40.0])).round(1).tolist()
+        [150.0, 160.0, 100.0, 120.0]
+        """
+        window = [o.state[2:] for o in t.observations if frame - o.frame <= self.size_hold]
+        size = np.max(window + [s[2:]], axis=0)
+        pred = t.x[:, 0] * t.scale
+        z = s.astype(np.float64).copy()
+        for a in (0, 1):
+            if s[2 + a] < size[a]:
+                lo, hi = s[a] - s[2 + a] / 2, s[a] + s[2 + a] / 2
+                z[a] = min(max(pred[a], hi - size[a] / 2), lo + size[a] / 2)
+                z[2 + a] = size[a]
+        return z
+
     def _update(self, t: Track, frame: int, det: Detected) -> None:
-        z = _cxcywh(det.box) / t.scale
+        raw = _cxcywh(det.box)
+        fit = self.held(t, frame, raw)
+        z = fit / t.scale
         S = t.P[:, 0, 0] + self.r                                   # (4,)
         K = t.P[:, :, 0] / S[:, None]                               # (4, 2)
         t.x = t.x + K * (z - t.x[:, 0])[:, None]
         t.P = t.P - K[:, :, None] * t.P[:, 0, :][:, None, :]
         t.misses = 0
-        t.observations.append(_Obs(frame, _cxcywh(det.box), det.confidence, _template(det),
-                                   det.label))
+        t.observations.append(_Obs(frame, raw, det.confidence, _template(det), det.label, fit))
 
     def _end(self, t: Track, last_allowed: int) -> None:
         t.ended = True
@@ -266,7 +303,7 @@ class Tracker:
         """RTS-smoothed (cx, cy, w, h) and their position sigmas for frames first..stop-1
         (start = first observation); px."""
         n = stop - start
-        obs = {o.frame: o.state / t.scale for o in t.observations}
+        obs = {o.frame: o.fit / t.scale for o in t.observations}
         first = obs[start]
         xs_f = np.zeros((n, 4, 2))
         Ps_f = np.zeros((n, 4, 2, 2))
@@ -293,6 +330,17 @@ class Tracker:
             Ps[i] = Ps_f[i] + C @ (Ps[i + 1] - Ps_p[i + 1]) @ C.transpose(0, 2, 1)
         return xs * t.scale, np.sqrt(Ps[:, :, 0, 0]) * t.scale
 
+    def _tracked_box(self, t: Track, state: np.ndarray, sd: np.ndarray, nearest: _Obs,
+             detected: bool) -> TrackedBox:
+        """The box of ``state`` (cx, cy, w, h) grown by one position sigma per side (at most
+        half the face's size)."""
+        size = max(state[2], state[3], 1.0)
+        grow = np.minimum(sd[:2], 0.5 * size)
+        w = max(state[2], 1.0) + 2 * grow[0]
+        h = max(state[3], 1.0) + 2 * grow[1]
+        return TrackedBox(t.id, t.label, _xyxy((state[0], state[1], w, h)), nearest.confidence,
+                          detected, nearest.template)
+
     def finish(self, frames: int | None = None, *, smooth: bool = True
                ) -> list[list[TrackedBox]]:
         """End every track and return each frame's boxes (``frames`` frames in all).
@@ -316,29 +364,34 @@ class Tracker:
             xs, sig = self._smooth(t, t.first, hi + 1)
             obs_frames = np.array([o.frame for o in t.observations])
             for f in range(lo, hi + 1):
+                nearest = t.observations[int(np.abs(obs_frames - f).argmin())]
+                if t.first <= f <= t.last:
+                    out[f].append(self._tracked_box(t, xs[f - t.first, :, 0], sig[f - t.first],
+                                            nearest, f in obs_frames))
+                    continue
+                # coasting (after the last detection, or before the first): the filter's
+                # prediction (extrapolated backward from the first frame's smoothed velocity
+                # before it), grown by its position sigma, keeping the largest size held
+                # near the end it coasts from (a face narrowing as it turns away does not
+                # shrink to nothing), united with the box where the track was last (first)
+                # seen: a lost face may have stopped, and a wrong velocity must not carry
+                # the mask off a face that did
+                end = 0 if f < t.first else t.last - t.first
                 if f < t.first:
                     k = t.first - f
                     state = xs[0, :, 0] - k * xs[0, :, 1]
                     sd = sig[0] + k * np.abs(xs[0, :, 1]) * 0.5 + 0.02 * k * t.scale
                 else:
-                    state = xs[f - t.first, :, 0]
-                    sd = sig[f - t.first]
-                nearest = t.observations[int(np.abs(obs_frames - f).argmin())]
-                if f < t.first or f > t.last:
-                    # coasting: move with the velocity, keep the size last seen (a face
-                    # narrowing as it turns away does not shrink to nothing)
-                    # and the largest seen over its last keep_alive frames of detections
-                    state = state.copy()
-                    near = [o.state[2:] for o in t.observations
-                            if abs(o.frame - nearest.frame) <= max(self.keep_alive, 1)]
-                    state[2:] = np.maximum(state[2:], np.max(near, axis=0))
-                size = max(state[2], state[3], 1.0)
-                grow = np.minimum(sd[:2], 0.5 * size)
-                cx, cy = state[0], state[1]
-                w = max(state[2], 1.0) + 2 * grow[0]
-                h = max(state[3], 1.0) + 2 * grow[1]
-                detected = f in obs_frames
-                conf = nearest.confidence
-                out[f].append(TrackedBox(t.id, t.label, _xyxy((cx, cy, w, h)), conf, detected,
-                                         nearest.template))
+                    state, sd = xs[f - t.first, :, 0], sig[f - t.first]
+                near = [o.fit[2:] for o in t.observations
+                        if abs(o.frame - nearest.frame) <= max(self.keep_alive, 1)]
+                size = np.max(near, axis=0)
+                state = np.concatenate([state[:2], np.maximum(state[2:], size)])
+                anchor = np.concatenate([xs[end, :2, 0], np.maximum(xs[end, 2:, 0], size)])
+                moving = self._tracked_box(t, state, sd, nearest, False)
+                still = _xyxy(anchor)
+                box = (min(moving.box[0], still[0]), min(moving.box[1], still[1]),
+                       max(moving.box[2], still[2]), max(moving.box[3], still[3]))
+                out[f].append(TrackedBox(t.id, t.label, box, moving.confidence, False,
+                                         moving.template))
         return out

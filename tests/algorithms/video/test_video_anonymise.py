@@ -13,31 +13,7 @@ import pytest
 
 from algorithms.detect.anonymise import AnonymiseOptions
 from algorithms.video import VideoError, anonymise_video, probe, sniff
-from algorithms.video.anonymise_video import face_detector
-from algorithms.video.container import to_rgb
-from algorithms.video.tracker import iou_matrix
-from benchmarks.video_scene import Scene, write_video
-
-
-def covered(face_box, boxes) -> float:
-    """The fraction of ``face_box`` inside the union of the masks' padded ``boxes``."""
-    x0, y0, x1, y1 = (int(round(v)) for v in face_box)
-    grid = np.zeros((max(1, y1 - y0), max(1, x1 - x0)), bool)
-    for b in boxes:
-        bx0, by0, bx1, by1 = b.box
-        pad = 0.1 * max(bx1 - bx0, by1 - by0)     # the mask's padding (AnonymiseOptions)
-        bx0, by0, bx1, by1 = bx0 - pad, by0 - pad, bx1 + pad, by1 + pad
-        grid[max(0, int(by0) - y0):max(0, int(np.ceil(by1)) - y0),
-             max(0, int(bx0) - x0):max(0, int(np.ceil(bx1)) - x0)] = True
-    return float(grid.mean())
-
-
-def missed_frames(result, truth) -> int:
-    """Frames in which some real face is less than 80 % inside the masks (its box is the
-    portrait's BlazeFace box, squeezed with the face; a squeezed face's own detection box is
-    up to 15 % shorter, so 80 % and not 100 %)."""
-    return sum(any(covered(f.box, boxes) < 0.8 for f in faces)
-               for faces, boxes in zip(truth, result.boxes))
+from benchmarks.video_scene import Scene, leaked_frames, missed_frames, write_video
 
 
 def audio_packets(path) -> list[bytes]:
@@ -47,7 +23,10 @@ def audio_packets(path) -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def scene():
-    return Scene(640, 360, frames=72, fps=24)
+    # 960 x 540: the size the detector works at (DEFAULT_DETECT_SIZE), so its detections
+    # are those of a 1080p video: the turning face's boxes shrink to its eyes before it is
+    # lost, which the tracker of the first version let through (12 frames at k=1)
+    return Scene(960, 540, frames=96, fps=24)
 
 
 @pytest.fixture(scope="module")
@@ -69,38 +48,31 @@ def tracked(clip, tmp_path_factory):
 
 def test_every_face_masked_with_tracking_and_not_without(clip, scene, tracked, tmp_path):
     truth = scene.truth()
-    result, _, _, _ = tracked
+    result, out, _, _ = tracked
     untracked = anonymise_video(clip, tmp_path / "plain.mp4", tracking=False)
-    with_tracking, without = missed_frames(result, truth), missed_frames(untracked, truth)
-    print(f"\nmissed frames: {with_tracking} with tracking, {without} without "
+    with_tracking = missed_frames(result.boxes, truth)
+    without = missed_frames(untracked.boxes, truth)
+    print(f"\nmissed frames: {len(with_tracking)} with tracking, {len(without)} without "
           f"(of {scene.frames})")
-    assert with_tracking == 0
-    assert without > 0
-    # the occluded frames and the turned-away face are among the ones tracking saves
+    assert with_tracking == []
+    assert len(without) > 0
+    # the turning face, the occluded one and the frames after the cut are among them
     assert result.tracks >= 6                      # nothing is carried across the cut
+    assert result.detector_frames < scene.frames   # every k-th frame (and each scene's first)
 
 
 def test_no_face_of_the_input_is_found_in_the_output(scene, tracked):
+    """The must-show check: the detector at a low threshold (0.3; the engine uses 0.5), on
+    every output frame at full resolution, finds no face the input had."""
     _, out, _, _ = tracked
-    detect = face_detector(0.3)           # a low threshold: finds more than the engine's 0.5
-    leaks = []
-    with av.open(str(out)) as c:
-        for i, frame in enumerate(c.decode(video=0)):
-            _, faces = scene.frame(i)
-            found = detect(to_rgb(frame))
-            if not found:
-                continue
-            iou = iou_matrix(np.array([f.box for f in faces]), np.array([d.box for d in found]))
-            if (iou > 0.2).any():
-                leaks.append(i)
-    assert leaks == []
+    assert leaked_frames(out, scene.truth()) == []
 
 
 def test_frames_rate_duration_size_and_audio_kept(clip, scene, tracked):
     result, out, js, _ = tracked
     src, dst = probe(clip), probe(out)
     assert dst.format == "mp4" and dst.video_codec == "h264"
-    assert (dst.width, dst.height) == (src.width, src.height) == (640, 360)
+    assert (dst.width, dst.height) == (src.width, src.height) == (960, 540)
     assert dst.fps == src.fps == Fraction(24)
     assert dst.frames == src.frames == scene.frames == result.frames
     assert abs(dst.duration - src.duration) < 1 / 24 + 1e-6
@@ -164,7 +136,7 @@ def test_limits_checked_before_decoding(clip, tmp_path):
     assert err.value.reason == "too_large" and "MiB" in err.value.message
     with pytest.raises(VideoError) as err:
         anonymise_video(clip, out, max_seconds=2)
-    assert err.value.reason == "too_long" and "3.0 s" in err.value.message
+    assert err.value.reason == "too_long" and "4.0 s" in err.value.message
     png = tmp_path / "photo.mp4"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     with pytest.raises(VideoError) as err:
