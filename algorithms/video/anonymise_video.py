@@ -56,7 +56,7 @@ from algorithms.video.tracker import Tracker
 __all__ = ["anonymise_video", "VideoResult", "face_detector", "CUT_FRACTION",
            "DEFAULT_DETECT_EVERY", "DEFAULT_DETECT_SIZE", "DEFAULT_KEEP_ALIVE", "STAGES"]
 
-DEFAULT_DETECT_EVERY = 2
+DEFAULT_DETECT_EVERY = 3
 DEFAULT_DETECT_SIZE = 960
 DEFAULT_KEEP_ALIVE = 15
 CUT_LEVEL = 12            # levels (luma + |chroma| sum): a thumbnail pixel "changed"
