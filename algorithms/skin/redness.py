@@ -27,7 +27,9 @@ from algorithms.types import Mask
 ZONE = SKIN_REGIONS
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
 
-SMOOTH_MM = 1.0
+SMOOTH_MM = 2.0   # erythema, flushing and rosacea span centimetres; finer structure is acne,
+                  # single vessels or noise (dark skin's haemoglobin map is 2x noisier at
+                  # 1 mm: at 1 mm smoothing the five black faces read 4-9 points redder)
 BASELINE_PERCENTILE = 30.0
 LEVELS = (4.0, 6.0, 8.5, 11.0, 14.0)  # index units above baseline; level 0 outermost
 MIN_AREA_MM2 = 4.0                     # red patches smaller than this are acne's business

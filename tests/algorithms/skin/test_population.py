@@ -48,27 +48,17 @@ def test_older_faces_score_worse_on_lines_and_eye_area(population):
     assert _rho(population, "eye_area_condition") <= -0.25
 
 
-@pytest.mark.parametrize("name", ["eye_area_condition", "lines", "pigmentation", "redness",
-                                  "uniformness"])
+@pytest.mark.parametrize("name", ["acne", "eye_area_condition", "lines", "pigmentation",
+                                  "redness", "uniformness"])
 def test_scores_spread_over_the_bands(population, name):
     values = [r["scores"][name] for r in population]
     assert statistics.pstdev(values) >= 5, name
 
 
-def test_acne_spreads_as_far_as_a_population_without_acne_allows(population):
-    assert statistics.pstdev([r["scores"]["acne"] for r in population]) >= 4
-
-
-@pytest.mark.parametrize("name", ["uniformness", "acne"])
+@pytest.mark.parametrize("name", ["uniformness", "acne", "redness", "pigmentation"])
 def test_darker_skin_is_not_read_as_worse_skin(population, name):
     means = _group_means(population, name)
     assert max(means.values()) - min(means.values()) <= 8, means
-
-
-@pytest.mark.parametrize("name", ["redness", "pigmentation"])
-def test_black_and_white_faces_score_alike(population, name):
-    means = _group_means(population, name)
-    assert abs(means["black"] - means["white"]) <= 8, means
 
 
 def test_pores_say_low_resolution_on_these_photos(population):
