@@ -6,16 +6,21 @@ test scene of tests/data/small_faces.py (the same portraits, 48 faces of 20 to 2
 4000 x 3000 canvas). Measured in one run:
 
 1. the engine, stage by stage: decode, detect (the anonymiser's ``centerface`` detector:
-   CenterFace tiled for faces down to 20 px, fused with BlazeFace short + full range,
-   landmark mesh per face of 40 px or more), anonymise (blur, mask shape, feather), JPEG
-   encode (q95, 4:2:0) - medians of ``--repeat``; the same with the previous detector
-   (``tiled``: BlazeFace on 3 x 3 tiles) for comparison;
+   CenterFace int8 on tiles of the photo reduced for 20 px faces, side by side on one thread
+   per core, fused with BlazeFace short + full range, the face mesh per face of 40 px or
+   more), anonymise (blur, mask shape, feather), JPEG encode (q95, 4:2:0) - medians of
+   ``--repeat`` of the wall-clock time and of the process's CPU time (all threads: on a
+   loaded machine the wall clock depends on the other processes, the CPU time much less);
+   with ``--compare``, the same with CenterFace in float32 and with the BlazeFace-only
+   ``tiled`` detector;
 2. ``POST /api/v1/companies/{id}/anonymise`` in-process (Flask test client: the upload's
-   checks, EXIF handling and re-encode included, no network), medians of ``--repeat``.
+   checks, EXIF handling, re-encode and storage included, no network), medians of
+   ``--repeat``.
 
-Usage: .venv/bin/python benchmarks/anonymise.py [--repeat 10]
+Usage: .venv/bin/python benchmarks/anonymise.py [--repeat 10] [--compare]
 Goal (issue 8): faces blurred on a 12 MP photo <= 0.5 s median, faces down to 20 px found.
-The face sizes found (and, on the small-faces scene, the labelled faces missed) are printed.
+The face sizes found (and, on the small-faces scene, the labelled faces missed) are printed,
+and the 1-minute load average before each measurement.
 """
 from __future__ import annotations
 
@@ -74,33 +79,48 @@ def _found(label: dict, boxes) -> bool:
 
 
 def engine(jpeg: bytes, repeat: int, *, detector: str = "centerface", labels=None,
-           title: str = "") -> None:
+           title: str = "", precision: str = "int8") -> None:
     cv2.setNumThreads(1)
+    from algorithms.detect import centerface
     from algorithms.detect.anonymise import AnonymiseOptions, anonymise
     from algorithms.detect.faces import detect_face_shapes
     from algorithms.face.roi import Pyramid
     from rasterisation.services.analyses import decode_rgb
     from rasterisation.services.anonymisation import _encode
 
+    centerface.PRECISION = precision
+    load = os.getloadavg()[0]
     stages = {k: [] for k in ("decode", "detect", "anonymise", "encode", "total")}
+    cpu = {k: [] for k in stages}
     found = []
     for i in range(repeat + 1):
-        t0 = time.perf_counter()
+        w, c = [time.perf_counter()], [time.process_time()]
+
+        def tick():
+            w.append(time.perf_counter())
+            c.append(time.process_time())
+
         px = decode_rgb(jpeg)
-        t1 = time.perf_counter()
+        tick()
         found = detect_face_shapes(Pyramid(px), detector=detector, parts=("face",),
                                    confidence=0.5, max_faces=256)
-        t2 = time.perf_counter()
+        tick()
         out, _, _ = anonymise(px, found, options=AnonymiseOptions(method="blur"))
-        t3 = time.perf_counter()
+        tick()
         _encode(out, "jpeg", 95)          # as served (4:2:0, RASTERISATION_JPEG_QUALITY)
-        t4 = time.perf_counter()
-        if i:   # the first run warms the interpreters
-            for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
-                stages[k].append(v)
+        tick()
+        if i:   # the first run warms the interpreters (and builds the int8 model once)
+            for k, j in zip(stages, range(4)):
+                stages[k].append(w[j + 1] - w[j])
+                cpu[k].append(c[j + 1] - c[j])
+            stages["total"].append(w[4] - w[0])
+            cpu["total"].append(c[4] - c[0])
+    name = f"{detector}, {precision}" if detector == "centerface" else detector
     sizes = sorted(round(d.box[2] - d.box[0]) for d in found)
-    print(f"{title} [{detector}] engine, 4000 x 3000, medians of {repeat}: "
-          + ", ".join(f"{k} {med(v):.0f} ms" for k, v in stages.items()))
+    print(f"{title} [{name}] engine, 4000 x 3000, medians of {repeat}, load {load:.1f}, "
+          f"{centerface.workers()} threads:")
+    print("  wall ms: " + ", ".join(f"{k} {med(v):.0f}" for k, v in stages.items()))
+    print("  CPU ms:  " + ", ".join(f"{k} {med(v):.0f}" for k, v in cpu.items()))
     if labels is None:
         print(f"  faces found: {len(found)} of {len(LAYOUT)}, box widths {sizes} px")
         return
@@ -136,23 +156,28 @@ def endpoint(jpeg: bytes, repeat: int) -> None:
         return time.perf_counter() - t
 
     call()
+    load = os.getloadavg()[0]
     times = [call() for _ in range(repeat)]
     print(f"POST .../anonymise (in-process: upload checks, output encode and storage), "
-          f"12 MP JPEG: median {med(times):.0f} ms (min {min(times) * 1000:.0f})")
+          f"12 MP JPEG, portraits, load {load:.1f}: median {med(times):.0f} ms "
+          f"(min {min(times) * 1000:.0f})")
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--compare", action="store_true",
+                        help="also CenterFace in float32 and the BlazeFace-only detector")
     args = parser.parse_args()
     jpeg = photo_12mp()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
           f"photo {len(jpeg) / 1e6:.1f} MB")
-    engine(jpeg, args.repeat, title="portraits")
-    engine(jpeg, args.repeat, detector="tiled", title="portraits")
     small, labels = photo_small_faces()
-    engine(small, args.repeat, labels=labels, title="small faces")
-    engine(small, args.repeat, detector="tiled", labels=labels, title="small faces")
+    for photo, title, lab in ((jpeg, "portraits", None), (small, "small faces", labels)):
+        engine(photo, args.repeat, labels=lab, title=title)
+        if args.compare:
+            engine(photo, args.repeat, labels=lab, title=title, precision="float32")
+            engine(photo, args.repeat, labels=lab, title=title, detector="tiled")
     endpoint(jpeg, args.repeat)
     print(f"load average {os.getloadavg()[0]:.1f} at the end; goal: <= 500 ms median")
 

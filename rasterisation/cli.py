@@ -178,7 +178,8 @@ def storage():
 @click.option("--parent", "parent_pid", default=None, type=int, hidden=True,
               help="with --every: stop when this process is no longer the parent")
 def storage_sweep(grace: int, every: int | None, parent_pid: int | None):
-    """Remove objects with no image row and finish images marked deleted.
+    """Remove objects with no image row, finish images marked deleted, and remove masking
+    tasks and anonymisations older than RASTERISATION_RESULT_TTL.
 
     Prints one summary line; exits 1 when some leftovers could not be removed.
     """

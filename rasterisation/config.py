@@ -73,6 +73,7 @@ class Settings:
     access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
     job_ttl: int = 7 * 24 * 3600
+    result_ttl: int = 7 * 24 * 3600
     job_attempts: int = 3
     job_lease: int = 60
     job_threads: int = 1
@@ -91,8 +92,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                      "SQLAlchemy URL. `postgresql://...` is read as "
                      "`postgresql+psycopg://...` (psycopg 3)."),
     "SECRET_KEY": ("generated into <DATA_DIR>/secret_key",
-                   "Key of the signed file URLs. Set it when several machines serve one "
-                   "data set."),
+                   "Key of the signed file URLs and of the stored webhook secrets' "
+                   "encryption (changing it: create new webhook secrets). Set it when "
+                   "several machines serve one data set."),
     "HOST": ("127.0.0.1", "Address `rasterisation serve` binds to."),
     "PORT": ("8000", "Port `rasterisation serve` (and `make run`) listens on."),
     "WORKERS": ("2", "gunicorn worker processes of `rasterisation serve`."),
@@ -160,6 +162,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                        "than 10 minutes."),
     "JOB_TTL": ("604800", "Seconds an anonymisation job (row and files) is kept after it "
                 "succeeded or failed; the job workers delete expired ones."),
+    "RESULT_TTL": ("604800", "Seconds a masking task (its record, which answers a repeated "
+                   "taskUUID, and its stored mask) and a synchronous anonymisation's stored "
+                   "picture and masks are kept; the storage sweeper (SWEEP_INTERVAL, or "
+                   "`rasterisation storage sweep`) deletes them after. Keep it at least "
+                   "SIGNED_URL_TTL: the answers' URLs point at these files."),
     "JOB_ATTEMPTS": ("3", "Attempts of an anonymisation job before it fails: a worker that "
                      "crashed or was killed mid-job, or an unexpected error, costs one."),
     "JOB_LEASE": ("60", "Seconds without a heartbeat (sent every LEASE/4 s by the worker "
@@ -325,8 +332,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def _job_settings(env: Mapping[str, str]) -> dict:
-    """JOB_TTL, JOB_ATTEMPTS, JOB_LEASE, JOB_THREADS, JOB_QUEUE, EMBEDDED_WORKER,
-    WEBHOOK_BACKOFF."""
+    """JOB_TTL, RESULT_TTL, JOB_ATTEMPTS, JOB_LEASE, JOB_THREADS, JOB_QUEUE,
+    EMBEDDED_WORKER, WEBHOOK_BACKOFF."""
     queue = (env.get(PREFIX + "JOB_QUEUE") or "rasterisation").strip()
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", queue):
         raise ConfigError(f"{PREFIX}JOB_QUEUE must be 1-64 letters, digits, '_', '.' or '-', "
@@ -344,6 +351,7 @@ def _job_settings(env: Mapping[str, str]) -> dict:
         raise ConfigError(f"{PREFIX}WEBHOOK_BACKOFF must be between 0 and 3600, got {raw!r}")
     return {
         "job_ttl": _int(env, "JOB_TTL", 7 * 24 * 3600, low=60, high=10**9),
+        "result_ttl": _int(env, "RESULT_TTL", 7 * 24 * 3600, low=60, high=10**9),
         "job_attempts": _int(env, "JOB_ATTEMPTS", 3, low=1, high=20),
         "job_lease": _int(env, "JOB_LEASE", 60, low=2, high=24 * 3600),
         "job_threads": _int(env, "JOB_THREADS", 1, low=1, high=64),

@@ -353,13 +353,16 @@ class AnonymisationJob(db.Model):
 
 
 class WebhookSecret(db.Model):
-    """A company's webhook signing secret. Kept as is (HMAC needs it); shown once."""
+    """A company's webhook signing secret, shown once. Stored encrypted (AES-256-GCM with a
+    key derived from the service's SECRET_KEY, bound to the company:
+    ``rasterisation.services.webhooks.seal``), never in plaintext; HMAC signing decrypts
+    it for each delivery."""
 
     __tablename__ = "webhook_secrets"
 
     company_id: Mapped[uuid.UUID] = mapped_column(
         sa.Uuid, sa.ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
-    secret: Mapped[str] = mapped_column(sa.String(128), nullable=False)
+    secret_encrypted: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
@@ -381,3 +384,53 @@ class WebhookAttempt(db.Model):
     error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     duration_ms: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+# ------------------------------------------------------------------ results that expire
+__all__ += ["MaskingTaskRecord", "AnonymiseResult", "anonymised_prefix"]
+
+
+def anonymised_prefix(company_id, result_id) -> str:
+    """Storage prefix of one synchronous anonymisation's files (picture, masks)."""
+    return f"companies/{company_id}/anonymised/{result_id}/"
+
+
+class MaskingTaskRecord(db.Model):
+    """A masking task's answer, kept for its taskUUID (a repeat answers it) until
+    ``expires_at`` (RESULT_TTL); the storage sweeper then removes its mask and the row.
+
+    No foreign key on ``image_id``: deleting the image deletes the mask with the image's
+    prefix, and a repeat of the task then answers 404 (the row goes at its expiry).
+    """
+
+    __tablename__ = "masking_tasks"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("companies.id", ondelete="CASCADE"), primary_key=True)
+    task_uuid: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
+    image_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, nullable=False)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    record: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    mask_prefix: Mapped[str] = mapped_column(sa.String(512), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+
+
+class AnonymiseResult(db.Model):
+    """The stored files of one synchronous anonymisation (``POST .../anonymise``), under
+    :func:`anonymised_prefix`, until ``expires_at`` (RESULT_TTL); the storage sweeper then
+    removes the files and the row. The row is written before the files, so every stored
+    file has a row that expires."""
+
+    __tablename__ = "anonymise_results"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    company_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("companies.id", ondelete="CASCADE"), nullable=False, index=True)
+    image_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+
+    @property
+    def prefix(self) -> str:
+        return anonymised_prefix(self.company_id, self.id)

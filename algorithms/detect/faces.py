@@ -191,24 +191,40 @@ def _centerface_detections(pyr: Pyramid, boxes, scores, points) -> list:
     return out
 
 
+def _levels(pyr: Pyramid) -> None:
+    """Build all the pyramid's halvings now (the ones under 1000 px cost ~1 ms together):
+    threads that read it side by side must not build a level twice (``Pyramid.level`` is
+    not thread-safe)."""
+    i = 0
+    while min(pyr.level(i).shape[:2]) >= 4 and i < 24:
+        i += 1
+
+
+def _blazeface(pyr: Pyramid, confidence: float) -> list:
+    from algorithms.face.detection import _verified
+
+    # BlazeFace fires now and then on round things: its faces are confirmed by the landmark
+    # model, as in every other face detector of ours (CenterFace's are not: too small)
+    return _verified(pyr, detect_faces(pyr, model="both", min_score=confidence,
+                                       verify=False, try_rotations=False))
+
+
 def fused_faces(pyr: Pyramid, *, confidence: float, min_face: float = MIN_FACE) -> list:
     """Faces down to ``min_face`` px: CenterFace (tiled, threshold ``confidence`` x
     :data:`CENTERFACE_SCORE_FACTOR`) and BlazeFace short + full range on the whole photo
     (threshold ``confidence``; confirmed by the landmark model), fused (:func:`fuse`),
     largest first. CenterFace's faces are not confirmed (a 20 px face is too small for the
-    landmark model); see :func:`detect_face_shapes`."""
-    from algorithms.detect.centerface import detect_centerface
+    landmark model); see :func:`detect_face_shapes`. CenterFace's passes and BlazeFace run
+    side by side (:func:`algorithms.detect.centerface.executor`)."""
+    from algorithms.detect import centerface as cf
 
-    from algorithms.face.detection import _verified
-
-    boxes, scores, points = detect_centerface(
+    _levels(pyr)
+    pending = cf.submit_centerface(
         pyr.image, confidence=max(CENTERFACE_MIN_SCORE, confidence * CENTERFACE_SCORE_FACTOR),
         min_face=min_face, pyramid=pyr)
-    found = _centerface_detections(pyr, boxes, scores, points)
-    # BlazeFace fires now and then on round things: its faces are confirmed by the landmark
-    # model, as in every other face detector of ours (CenterFace's are not: too small)
-    found += _verified(pyr, detect_faces(pyr, model="both", min_score=confidence,
-                                         verify=False, try_rotations=False))
+    blaze = cf.executor().submit(_blazeface, pyr, confidence)
+    boxes, scores, points = cf.collect_centerface(pending)
+    found = _centerface_detections(pyr, boxes, scores, points) + blaze.result()
     return sorted(fuse(found), key=lambda d: -d.area)
 
 
@@ -222,15 +238,28 @@ def _ellipse(box) -> Polygon:
 def _fused_shapes(pyr: Pyramid, faces, parts, shape) -> list[Detected]:
     """Shapes of fused faces: the mesh's parts where the landmark model confirms the face
     (presence >= 0.5, faces >= MESH_MIN_FACE px), else (tiny, turned or hidden faces) the
-    ellipse of the box, labelled ``face`` (no parts without a mesh)."""
+    ellipse of the box, labelled ``face`` (no parts without a mesh). The face oval alone
+    needs the mesh, not the iris model's refined eyes (half the cost); the faces' meshes
+    run side by side on the CenterFace threads."""
+    from algorithms.detect.centerface import executor
+    from algorithms.face.landmark_model import _settle, face_roi
+
     w, h = pyr.size
-    out: list[Detected] = []
-    for det in faces:
-        mesh = None
-        if max(det.width, det.height) >= MESH_MIN_FACE:
+
+    def mesh_of(det):
+        if max(det.width, det.height) < MESH_MIN_FACE:
+            return None
+        if parts == ("face",):
+            points, presence, _ = _settle(pyr, face_roi(det, pyr.size))
+            points = points[:, :2]
+        else:
             lm = landmarks_from_detection(pyr, det)
-            if lm.presence >= 0.5:
-                mesh = lm.points
+            points, presence = lm.points, lm.presence
+        return points if presence >= 0.5 else None
+
+    meshes = list(executor().map(mesh_of, faces)) if len(faces) > 1 else map(mesh_of, faces)
+    out: list[Detected] = []
+    for det, mesh in zip(faces, meshes):
         if mesh is None:
             if "face" in parts:
                 x0, y0, x1, y1 = det.box

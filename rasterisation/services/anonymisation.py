@@ -4,14 +4,16 @@ result, answer signed URLs.
 The photo comes as an upload (checked like any upload: format by content, pixel limit before
 decoding, EXIF orientation applied; its EXIF, GPS, XMP and ICC never reach the output) or as
 one of the company's images. **An uploaded original is not stored**: only the anonymised
-picture (and the masks, when asked for) are, under ``companies/{cid}/anonymised/{id}/``.
+picture (and the masks, when asked for) are, under ``companies/{cid}/anonymised/{id}/``,
+with a row (:class:`~rasterisation.models.AnonymiseResult`) written first that expires after
+``RASTERISATION_RESULT_TTL``: the storage sweeper then removes the files and the row.
 Detection and drawing are the pure ``algorithms.detect`` code the masking tasks use.
 """
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import cv2
 import numpy as np
@@ -21,7 +23,11 @@ from algorithms.detect.anonymise import AnonymiseOptions, anonymise
 from algorithms.detect.faces import detect_face_shapes
 from algorithms.detect.persons import detect_persons
 from algorithms.face.roi import Pyramid
+import sqlalchemy as sa
+
 from rasterisation.errors import ServiceError
+from rasterisation.extensions import db
+from rasterisation.models import AnonymiseResult, utcnow
 from rasterisation.services import images as image_service
 from rasterisation.services.analyses import decode_rgb
 from rasterisation.services import imaging
@@ -170,16 +176,43 @@ def run_anonymise(company_id, req: AnonymiseRequest, *, data: bytes | None = Non
 
     fmt = req.output_format or ("jpeg" if source_format == "jpeg" else "png")
     storage = get_storage()
-    result_id = uuid.uuid4()
-    prefix = f"companies/{company_id}/anonymised/{result_id}/"
+    conf = image_service.settings()
+    # the row first (it expires after RESULT_TTL): every stored file has one
+    now = utcnow()
+    row = AnonymiseResult(company_id=company_id, image_id=image.id if image else None,
+                          created_at=now, expires_at=now + timedelta(seconds=conf.result_ttl))
+    db.session.add(row)
+    db.session.commit()
+    result_id, prefix = row.id, row.prefix
+    try:
+        answer = _store(picture, mask, instances, found, req, fmt, prefix, storage,
+                        conf.jpeg_quality)
+    except BaseException:
+        _discard(row, storage)
+        raise
+    return {"id": str(result_id), "image_id": str(image.id) if image is not None else None,
+            "width": w, "height": h, "method": req.options.method,
+            "shape": req.options.shape, "format": fmt, **answer}
+
+
+def _discard(row: AnonymiseResult, storage) -> None:
+    """A result whose files could not all be stored: remove them and the row (or leave both
+    to the sweeper, the row expiring as any other)."""
+    try:
+        storage.delete_prefix(row.prefix)
+        db.session.rollback()
+        db.session.execute(sa.delete(AnonymiseResult).where(AnonymiseResult.id == row.id))
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the store is down: the sweeper removes both later
+        db.session.rollback()
+
+
+def _store(picture, mask, instances, found, req: AnonymiseRequest, fmt: str, prefix: str,
+           storage, quality: int) -> dict:
     key = f"{prefix}image.{_EXT[fmt]}"
-    quality = image_service.settings().jpeg_quality
     storage.put(key, _encode(picture, fmt, quality), _CONTENT_TYPES[fmt])
     url, expires_at = image_service.signed_url(key, storage=storage)
-    answer = {"id": str(result_id), "image_id": str(image.id) if image is not None else None,
-              "width": w, "height": h, "method": req.options.method,
-              "shape": req.options.shape, "format": fmt, "url": url,
-              "url_expires_at": expires_at,
+    answer = {"url": url, "url_expires_at": expires_at,
               "detections": [d.to_dict() for d in found],
               "mask_url": None, "instance_mask_url": None}
     if req.masks:

@@ -11,14 +11,19 @@ Steps of :func:`run_task`:
    ``inputImageUUID`` can be reused in later calls;
 3. detection (:func:`algorithms.detect.detect`) and the mask (white on black at the photo's
    size, padded and feathered: :func:`algorithms.detect.mask_image`) - pure code;
-4. the mask is stored under the image's prefix (deleting the image deletes it), optionally
-   PUT to ``uploadEndpoint`` through the SSRF guard, and answered as a signed URL, base64 or
-   a data URI;
-5. the task record, a small JSON object ``companies/{cid}/masking_tasks/{taskUUID}.json``,
-   is written last: a task that failed half way leaves no record and can be retried.
+4. the mask is stored under the image's prefix, ``<image prefix>masks/<maskImageUUID>/``
+   (deleting the image deletes it), optionally PUT to ``uploadEndpoint`` through the SSRF
+   guard, and answered as a signed URL, base64 or a data URI;
+5. the task record, a row of ``masking_tasks`` (:class:`~rasterisation.models.MaskingTaskRecord`:
+   the answer's fields, the mask's key and the request's fingerprint), is written last: a
+   task that failed half way leaves no record and can be retried. Of two concurrent first
+   requests with one taskUUID, the later finds the earlier's row and answers it (its own
+   mask is removed).
 
-The record lives in object storage, not in a table, so this feature needs no migration
-(docs/decisions.md, "Detection masks").
+Records expire after ``RASTERISATION_RESULT_TTL``: the storage sweeper removes the mask and
+the row (:mod:`rasterisation.services.retention`); a repeat after that runs the task anew.
+Records of older versions, JSON objects ``companies/{cid}/masking_tasks/{taskUUID}.json``,
+are still read (and removed by the sweeper once the TTL has passed).
 """
 from __future__ import annotations
 
@@ -34,16 +39,21 @@ import time
 import uuid
 import zlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 import cv2
 import numpy as np
 from PIL import Image as PILImage
 
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
 from algorithms import detect as detection
 from algorithms.face.roi import Pyramid
 from rasterisation import net
 from rasterisation.errors import Conflict, NotFound, ServiceError
-from rasterisation.models import Image
+from rasterisation.extensions import db
+from rasterisation.models import Image, MaskingTaskRecord, utcnow
 from rasterisation.services import images as image_service
 from rasterisation.services.analyses import decode_rgb
 from rasterisation.services.imaging import ImageRejected
@@ -91,6 +101,7 @@ class MaskTask:
 
 
 def task_record_key(company_id, task_uuid) -> str:
+    """Where older versions kept a task's record (read for repeats until it expires)."""
     return f"companies/{company_id}/masking_tasks/{task_uuid}.json"
 
 
@@ -233,12 +244,41 @@ def _answer(record: dict, data: bytes | None, storage) -> dict:
 
 
 # ---------------------------------------------------------------- the task
-def _earlier(company_id, task: MaskTask, storage) -> dict | None:
+def _stored_record(company_id, task_uuid, storage) -> dict | None:
+    """The task's record: its row (unless expired), else an older version's JSON object."""
+    row = db.session.get(MaskingTaskRecord, (company_id, task_uuid))
+    if row is not None:
+        db.session.expunge(row)
+        if row.expires_at > utcnow():
+            return row.record
+        _drop_expired(row, storage)
+        return None
     try:
-        raw = storage.get(task_record_key(company_id, task.task_uuid))
+        return json.loads(storage.get(task_record_key(company_id, task_uuid)))
     except ObjectNotFound:
         return None
-    record = json.loads(raw)
+
+
+def _drop_expired(row: MaskingTaskRecord, storage) -> None:
+    """An expired record the sweeper has not reached yet: its mask and row go now."""
+    from rasterisation.storage import StorageError
+
+    try:
+        storage.delete_prefix(row.mask_prefix)
+    except StorageError:
+        log.warning("could not remove the expired mask %s; the sweeper retries",
+                    row.mask_prefix)
+        return
+    db.session.execute(sa.delete(MaskingTaskRecord).where(
+        MaskingTaskRecord.company_id == row.company_id,
+        MaskingTaskRecord.task_uuid == row.task_uuid))
+    db.session.commit()
+
+
+def _earlier(company_id, task: MaskTask, storage) -> dict | None:
+    record = _stored_record(company_id, task.task_uuid, storage)
+    if record is None:
+        return None
     if record.get("fingerprint") != task.fingerprint():
         raise Conflict(f"taskUUID: task {task.task_uuid} was already run with different "
                        "parameters; send a new taskUUID for a new task",
@@ -247,6 +287,31 @@ def _earlier(company_id, task: MaskTask, storage) -> dict | None:
         raise NotFound(f"taskUUID: the result of task {task.task_uuid} was deleted with its "
                        "image; send a new taskUUID")
     return record
+
+
+def _save_record(company_id, task: MaskTask, record: dict, image: Image,
+                 mask_prefix: str, storage) -> dict:
+    """Insert the task's row; the record to answer (the earlier one when a concurrent
+    request with the same taskUUID got there first: this one's mask is then removed)."""
+    now = utcnow()
+    ttl = _settings().result_ttl
+    db.session.add(MaskingTaskRecord(
+        company_id=company_id, task_uuid=task.task_uuid, image_id=image.id,
+        fingerprint=record["fingerprint"], record=record, mask_prefix=mask_prefix,
+        created_at=now, expires_at=now + timedelta(seconds=ttl)))
+    try:
+        db.session.commit()
+        return record
+    except IntegrityError:
+        db.session.rollback()
+    from rasterisation.storage import StorageError
+
+    try:
+        storage.delete_prefix(mask_prefix)
+    except StorageError:
+        log.warning("could not remove the duplicate mask %s", mask_prefix)
+    earlier = _earlier(company_id, task, storage)
+    return earlier if earlier is not None else record
 
 
 def _pixels_for_detection(data: bytes, image: Image) -> np.ndarray:
@@ -300,7 +365,8 @@ def run_task(company_id, task: MaskTask) -> dict:
               (time.perf_counter() - started) * 1e3)
 
     mask_uuid = uuid.uuid4()
-    mask_key = f"{image.prefix}masks/{mask_uuid}.{_EXTENSIONS[task.output_format]}"
+    mask_prefix = f"{image.prefix}masks/{mask_uuid}/"
+    mask_key = f"{mask_prefix}mask.{_EXTENSIONS[task.output_format]}"
     storage.put(mask_key, data, _CONTENT_TYPES[task.output_format])
     if task.upload_endpoint:
         conf = _settings()
@@ -308,9 +374,10 @@ def run_task(company_id, task: MaskTask) -> dict:
             net.put(task.upload_endpoint, data, content_type=_CONTENT_TYPES[task.output_format],
                     timeout=conf.fetch_timeout,
                     allow_networks=net.parse_networks(conf.fetch_allow_networks))
-        except net.UnsafeURL as exc:
-            _fail(400, "uploadEndpoint", f"URL refused: {exc}")
-        except net.FetchError as exc:
+        except (net.UnsafeURL, net.FetchError) as exc:
+            storage.delete_prefix(mask_prefix)   # no record will point at it
+            if isinstance(exc, net.UnsafeURL):
+                _fail(400, "uploadEndpoint", f"URL refused: {exc}")
             _fail(502, "uploadEndpoint", f"the mask could not be uploaded: {exc}")
     record = {
         "version": RECORD_VERSION, "taskUUID": str(task.task_uuid),
@@ -319,6 +386,5 @@ def run_task(company_id, task: MaskTask) -> dict:
         "outputType": task.output_type, "outputFormat": task.output_format,
         "detections": [d.to_dict() for d in found],
     }
-    storage.put(task_record_key(company_id, task.task_uuid),
-                json.dumps(record).encode(), "application/json")
-    return _answer(record, data, storage)
+    saved = _save_record(company_id, task, record, image, mask_prefix, storage)
+    return _answer(saved, data if saved is record else None, storage)

@@ -13,6 +13,10 @@ Two kinds of leftovers exist by construction (see ``rasterisation.services.image
 Only leftovers older than ``grace`` are touched, so work in flight (an upload between its
 object and its row, a DELETE between its mark and its removal) is never raced.
 
+It also removes the results that expire (RESULT_TTL): masking tasks and synchronous
+anonymisations past their ``expires_at``, files then rows
+(:func:`rasterisation.services.retention.sweep_expired`).
+
 It needs no Flask app (``run_sweep`` builds an engine and the store from the settings), so
 ``rasterisation storage sweep`` starts fast and the scheduled sweeper of
 ``rasterisation serve`` is a small process.
@@ -50,10 +54,13 @@ class SweepReport:
     orphan_prefixes: int = 0     # image prefixes without a row, removed
     objects_removed: int = 0
     errors: list[str] = field(default_factory=list)
+    expired_results: int = 0     # masking tasks and anonymisations past RESULT_TTL, removed
 
     def as_text(self) -> str:
         text = (f"{self.deleted_rows} deleted images finished, {self.orphan_prefixes} orphan "
                 f"prefixes removed, {self.objects_removed} objects removed")
+        if self.expired_results:
+            text += f", {self.expired_results} expired results removed"
         if self.errors:
             text += f", {len(self.errors)} errors (first: {self.errors[0]})"
         return text
@@ -67,10 +74,17 @@ def _uuid(segment: str) -> uuid.UUID | None:
 
 
 def sweep(session: Session, storage, *, grace: timedelta = DEFAULT_GRACE,
-          now=None) -> SweepReport:
-    """One pass over the database and the store; see the module docstring."""
+          now=None, result_ttl: timedelta | None = None) -> SweepReport:
+    """One pass over the database and the store; see the module docstring. ``result_ttl``
+    (the service's RESULT_TTL) also removes row-less results of older versions."""
+    from rasterisation.services.retention import sweep_expired
+
     report = SweepReport()
     cutoff = (now or utcnow()) - grace
+    expired = sweep_expired(session, storage, ttl=result_ttl, now=now)
+    report.expired_results = expired.total
+    report.objects_removed += expired.objects_removed
+    report.errors += expired.errors
 
     # 1. deletes that did not finish
     marked = session.execute(
@@ -139,7 +153,8 @@ def run_sweep(settings, *, grace: timedelta = DEFAULT_GRACE, engine=None) -> Swe
     engine = engine or engine_for(settings)
     try:
         with Session(engine) as session:
-            return sweep(session, make_storage(settings), grace=grace)
+            return sweep(session, make_storage(settings), grace=grace,
+                         result_ttl=timedelta(seconds=settings.result_ttl))
     finally:
         if own:
             engine.dispose()
@@ -163,6 +178,7 @@ def sweep_forever(settings, *, interval: float, grace: timedelta = DEFAULT_GRACE
         except Exception as exc:  # noqa: BLE001 - keep sweeping; say why this pass failed
             echo(f"sweep failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
         else:
-            if report.deleted_rows or report.orphan_prefixes or report.errors:
+            if (report.deleted_rows or report.orphan_prefixes or report.expired_results
+                    or report.errors):
                 echo(f"sweep: {report.as_text()}")
         delay = interval

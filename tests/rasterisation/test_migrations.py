@@ -92,3 +92,39 @@ def test_cascade_deletes_a_companys_rows(make_app, tenant_factory):
         db.session.delete(db.session.get(Company, company_id))
         db.session.commit()
         assert db.session.query(ApiToken).count() == 0
+
+
+def test_0007_encrypts_the_stored_webhook_secrets_and_0006_gets_them_back(empty_database):
+    """Revision 0007 turns each plaintext webhook secret into its sealed form (the app's
+    SECRET_KEY), and the signing code reads it; stepping down restores the plaintext."""
+    import uuid
+
+    from rasterisation.services import webhooks
+
+    app = create_app(empty_database)
+    company = uuid.uuid4()
+    secret = "whsec_" + "s" * 43
+    try:
+        with app.app_context():
+            flask_migrate.upgrade(revision="0006")
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO companies (id, name, created_at) "
+                                     "VALUES (:id, 'A', CURRENT_TIMESTAMP)"),
+                             {"id": company.hex if db.engine.name == "sqlite" else company})
+                conn.execute(sa.text("INSERT INTO webhook_secrets (company_id, secret, "
+                                     "created_at) VALUES (:id, :s, CURRENT_TIMESTAMP)"),
+                             {"id": company.hex if db.engine.name == "sqlite" else company,
+                              "s": secret})
+            flask_migrate.upgrade()
+            row = webhooks.secret_info(company)
+            assert row.secret_encrypted.startswith("v1.") and secret not in row.secret_encrypted
+            assert webhooks.signing_secret(row) == secret
+            db.session.rollback()
+            flask_migrate.downgrade(revision="0006")
+            with db.engine.connect() as conn:
+                assert conn.execute(sa.text("SELECT secret FROM webhook_secrets")
+                                    ).scalars().all() == [secret]
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -63,6 +63,61 @@ def test_dynamic_input_any_size(face_models):
     assert boxes.shape == (0, 4) and scores.shape == (0,) and points.shape == (0, 5, 2)
 
 
+def test_int8_model_is_deterministic_cached_and_takes_uint8(face_models, tmp_path,
+                                                            monkeypatch):
+    """The int8 file is built from the verified original and the shipped ranges, the same
+    bytes every time (so on every machine with the same library versions), cached in the
+    model directory under a key of its inputs, and read from there next time."""
+    from algorithms.detect import centerface_model as quantise
+
+    original = model_files.path("centerface").read_bytes()
+    first = quantise.int8_model(original, tmp_path)
+    [cached] = tmp_path.glob("centerface_int8-*.onnx")
+    assert cached.name == f"centerface_int8-{quantise.cache_key(original)}.onnx"
+    assert cached.read_bytes() == first == quantise.build(original)
+    monkeypatch.setattr(quantise, "build", lambda _: pytest.fail("rebuilt"))
+    assert quantise.int8_model(original, tmp_path) == first
+    assert quantise.cache_key(original) != quantise.cache_key(original + b"x")
+    # a stale file of another key is replaced, not kept beside
+    (tmp_path / "centerface_int8-000000000000.onnx").write_bytes(b"old")
+    cached.unlink()
+    monkeypatch.undo()
+    quantise.int8_model(original, tmp_path)
+    assert [p.name for p in tmp_path.glob("centerface_int8-*.onnx")] == [cached.name]
+    import onnxruntime as ort
+
+    [inp] = ort.InferenceSession(first, providers=["CPUExecutionProvider"]).get_inputs()
+    assert inp.type == "tensor(uint8)" and inp.shape == ["B", 3, "H", "W"]
+
+
+def test_int8_finds_what_float32_finds_on_the_portraits(face_models, portraits):
+    for name, image in portraits.items():
+        small = cf._resized(image, 0.3)
+        b8, s8, _ = cf.run_centerface(small, threshold=0.3, precision="int8")
+        b32, s32, _ = cf.run_centerface(small, threshold=0.3, precision="float32")
+        assert len(b8) == len(b32) == 1, name
+        x0, y0 = np.maximum(b8[0, :2], b32[0, :2])
+        x1, y1 = np.minimum(b8[0, 2:], b32[0, 2:])
+        inter = max(0, x1 - x0) * max(0, y1 - y0)
+        area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+        assert inter / (area(b8[0]) + area(b32[0]) - inter) > 0.85, name
+        assert abs(s8[0] - s32[0]) < 0.1, name
+
+
+@pytest.mark.parametrize("length", [32, 900, 1280, 1281, 2100, 2400, 3200, 5000, 9999])
+def test_tile_layout_covers_with_overlap_and_no_padding(length):
+    starts, size = cf.layout(length)
+    if length <= cf.TILE:
+        assert (starts, size) == ([0], length)
+        return
+    assert size % 32 == 0 and size <= cf.TILE
+    assert starts[0] == 0 and starts[-1] + size == length          # flush, no padding
+    assert all(b - a <= size - cf.OVERLAP for a, b in zip(starts, starts[1:]))
+    # the fewest tiles: one less could not overlap enough
+    n = len(starts)
+    assert n == 1 or (n - 1) * (cf.TILE - cf.OVERLAP) + cf.OVERLAP < length
+
+
 def test_decode_one_peak():
     heat = np.zeros((1, 1, 8, 10), np.float32)
     heat[0, 0, 3, 5] = 0.9

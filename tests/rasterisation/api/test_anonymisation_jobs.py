@@ -414,6 +414,68 @@ def test_a_failing_webhook_is_retried_five_times_with_backoff_and_the_job_stands
     assert gaps[3] > gaps[0] * 3, gaps
 
 
+def test_the_webhook_secret_is_stored_encrypted_and_bound_to_its_company(make_app):
+    """docs/decisions.md, "Webhook secrets at rest": the database holds AES-GCM ciphertext
+    under a key derived from SECRET_KEY, never the secret; it decrypts for its company only."""
+    from rasterisation.extensions import db
+    from rasterisation.services import webhooks
+
+    app = make_app()
+    company, token = make_tenant(app, "A")
+    other, _ = make_tenant(app, "B")
+    secret = app.test_client().post(f"/api/v1/companies/{company}/webhook_secret",
+                                    headers={"Authorization": f"Bearer {token}"}
+                                    ).get_json()["secret"]
+    with app.app_context():
+        rows = db.session.execute(sa.text("SELECT * FROM webhook_secrets")).all()
+        assert len(rows) == 1 and not any(secret in str(v) for v in rows[0])
+        [sealed] = db.session.execute(sa.text("SELECT secret_encrypted FROM webhook_secrets")
+                                      ).scalars().all()
+        assert sealed.startswith("v1.")
+        key = app.config["RASTERISATION"].secret_key
+        assert webhooks.unseal(key, uuid.UUID(str(company)), sealed) == secret
+        row = webhooks.secret_info(uuid.UUID(str(company)))
+        assert webhooks.signing_secret(row) == secret
+        for wrong_key, wrong_company in ((key + "x", company), (key, other)):
+            with pytest.raises(webhooks.SecretError, match="SECRET_KEY"):
+                webhooks.unseal(wrong_key, uuid.UUID(str(wrong_company)), sealed)
+        # a fresh nonce each time: the same secret never seals to the same text
+        assert webhooks.seal(key, company, secret) != webhooks.seal(key, company, secret)
+
+
+def test_a_secret_that_no_longer_decrypts_fails_the_webhook_not_the_job(
+        hook_app, local_http, astronaut_jpeg):
+    """SECRET_KEY changed since the secret was made: one attempt, recorded with the reason
+    and what to do, no retries, the job stands."""
+    from rasterisation.extensions import db
+    from rasterisation.models import WebhookSecret
+    from rasterisation.queue import JobWorker
+    from rasterisation.services import webhooks
+
+    company, token = make_tenant(hook_app, "A")
+    client, headers = hook_app.test_client(), {"Authorization": f"Bearer {token}"}
+    client.post(f"/api/v1/companies/{company}/webhook_secret", headers=headers)
+    with hook_app.app_context():
+        row = db.session.get(WebhookSecret, uuid.UUID(str(company)))
+        row.secret_encrypted = webhooks.seal("an older secret key", company, "whsec_x")
+        db.session.commit()
+    local_http.routes["/hook"] = (200, {}, b"ok")
+    job_id = submit(client, company, headers, astronaut_jpeg,
+                    webhook_url=local_http.url("/hook")).get_json()["id"]
+    with JobWorker(hook_app, threads=1):
+        wait_status(client, company, headers, job_id)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            job = client.get(_url(company, job_id), headers=headers).get_json()
+            if job["webhook"]["state"] == "failed":
+                break
+            time.sleep(0.05)
+    assert job["status"] == "succeeded" and job["webhook"]["state"] == "failed"
+    [attempt] = job["webhook"]["attempts"]
+    assert "SECRET_KEY" in attempt["error"] and "webhook_secret" in attempt["error"]
+    assert local_http.requests == []
+
+
 def test_webhook_url_in_a_private_network_is_refused(hook_app):
     company, token = make_tenant(hook_app, "A")
     client, headers = hook_app.test_client(), {"Authorization": f"Bearer {token}"}
