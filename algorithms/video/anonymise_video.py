@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -52,6 +53,7 @@ from algorithms.video.faces import face_detector
 from algorithms.video.frames import (detection_rgb, detection_size, hide, planes, rotation,
                                      thumbnail, upright)
 from algorithms.video.tracker import Tracker
+from algorithms.video.workers import Ordered, Timed, detect_pool
 
 __all__ = ["anonymise_video", "VideoResult", "face_detector", "CUT_FRACTION",
            "DEFAULT_DETECT_EVERY", "DEFAULT_DETECT_SIZE", "DEFAULT_KEEP_ALIVE", "STAGES"]
@@ -61,9 +63,13 @@ DEFAULT_DETECT_SIZE = 960
 DEFAULT_KEEP_ALIVE = 15
 CUT_LEVEL = 12            # levels (luma + |chroma| sum): a thumbnail pixel "changed"
 CUT_FRACTION = 0.5        # ... in more than half of the thumbnail: a cut
-# where the time goes (VideoResult.stages), in pipeline order
-STAGES = ("decode", "cuts", "convert", "detect", "track", "decode_again", "planes", "hide",
-          "encode")
+DETECT_DEPTH = 2          # detection frames in flight (each thread one)
+ENCODE_DEPTH = 3          # frames queued for the encoder's thread
+# where the time goes (VideoResult.stages), in pipeline order: "detect" and "encode" run in
+# their own threads (algorithms.video.workers), beside the others; "detect_wait" and
+# "encode_wait" are the pipeline's thread waiting for them
+STAGES = ("decode", "cuts", "convert", "detect", "detect_wait", "track", "decode_again",
+          "planes", "hide", "encode", "encode_wait")
 
 Progress = Callable[[str, int, int], None]
 
@@ -213,7 +219,19 @@ def anonymise_video(src, dst, *, detections_path=None,
     since_detect = detect_every
     turn = 0
     width = height = 0
-    with open_video(src) as container:
+    scale = (1.0, 1.0)
+
+    def detect_scaled(rgb):
+        found = detect(rgb)
+        return [d.scaled(*scale) for d in found] if scale != (1.0, 1.0) else found
+
+    def tracked(tag, found):
+        frame_index, frame_cut = tag
+        tracker.update(frame_index, found, cut=frame_cut)
+
+    with open_video(src) as container, \
+            Ordered(detect_pool(), DETECT_DEPTH, tracked) as detections:
+        detect_task = Timed(detect_scaled, stages, stages_cpu, "detect")
         for _, frame in _frames(container, clock, "decode"):
             yuv = planes(frame)
             if n == 0:
@@ -235,12 +253,8 @@ def anonymise_video(src, dst, *, detections_path=None,
             if cut or since_detect >= detect_every:
                 rgb = detection_rgb(yuv, small, turn)
                 clock.lap("convert")
-                found = detect(rgb)
-                if scale != (1.0, 1.0):
-                    found = [d.scaled(*scale) for d in found]
-                clock.lap("detect")
-                tracker.update(n, found, cut=cut)
-                clock.lap("track")
+                detections.submit((n, cut), detect_task, rgb)   # tracker.update, in order
+                clock.lap("detect_wait")
                 detector_frames += 1
                 since_detect = 1
             else:
@@ -248,6 +262,8 @@ def anonymise_video(src, dst, *, detections_path=None,
             n += 1
             _progress(progress, "detect", n, info.frames)
             clock.lap("cuts")
+        detections.settle(0)
+        clock.lap("detect_wait")
     if n == 0:
         raise VideoError("corrupt", "no frame could be decoded")
     if info.exact_frames and n < info.frames - max(2, info.frames // 100):
@@ -273,12 +289,16 @@ def anonymise_video(src, dst, *, detections_path=None,
     first_pts = None
     last_end = 0.0
     with open_video(src) as container:
-        with Writer(dst, container, width, height, crf=crf, preset=preset) as writer:
+        with Writer(dst, container, width, height, crf=crf, preset=preset) as writer, \
+                Ordered(ThreadPoolExecutor(1, thread_name_prefix="video-encode"),
+                        ENCODE_DEPTH, own_pool=True) as encoder:
+            encode = Timed(writer.encode, stages, stages_cpu, "encode")
+            mux_audio = Timed(writer.mux_audio, stages, stages_cpu, "encode")
             clock = _Clock(stages, stages_cpu)
             for kind, item in _frames(container, clock, "decode_again", with_audio=True):
                 if kind == "audio":
-                    writer.mux_audio(item)
-                    clock.lap("encode")
+                    encoder.submit(None, mux_audio, item)
+                    clock.lap("encode_wait")
                     continue
                 frame = item
                 found = boxes[i] if i < len(boxes) else []
@@ -300,14 +320,16 @@ def anonymise_video(src, dst, *, detections_path=None,
                     first_pts = float(frame.time)
                 if frame.time is not None:
                     last_end = float(frame.time) + (1 / float(info.fps) if info.fps else 0.0)
-                writer.encode(out)
+                encoder.submit(None, encode, out)
                 i += 1
                 _progress(progress, "encode", i, n)
-                clock.lap("encode")
+                clock.lap("encode_wait")
+            encoder.settle(0)
+            clock.lap("encode_wait")
             if i != n:
                 raise VideoError("corrupt", f"the second read gave {i} frames, the first {n}")
             audio = writer.audio
-        clock.lap("encode")                       # the encoder's flush and the MP4's index
+        clock.lap("encode_wait")                  # the encoder's flush and the MP4's index
         seconds["encode"] = time.perf_counter() - t0
     duration = last_end - (first_pts or 0.0)
     result = VideoResult(info, n, width, height, duration, audio, tracks, masked,
