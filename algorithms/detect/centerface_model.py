@@ -158,10 +158,12 @@ def dynamic_model(model: bytes) -> bytes:
 
 # ------------------------------------------------------------------ int8
 def _versions() -> str:
-    import onnx
-    import onnxruntime
+    """The library versions the build depends on (read from the installed metadata: no
+    import of onnx when the cached file is used). PackageNotFoundError (an ImportError)
+    without onnx: the caller falls back to float32."""
+    from importlib.metadata import version
 
-    return f"onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}"
+    return f"onnx {version('onnx')}, onnxruntime {version('onnxruntime')}"
 
 
 def cache_key(original: bytes) -> str:

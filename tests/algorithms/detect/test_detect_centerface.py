@@ -90,6 +90,21 @@ def test_int8_model_is_deterministic_cached_and_takes_uint8(face_models, tmp_pat
     assert inp.type == "tensor(uint8)" and inp.shape == ["B", 3, "H", "W"]
 
 
+def test_without_onnx_centerface_falls_back_to_float32(face_models, monkeypatch, caplog):
+    from algorithms.detect import centerface_model
+
+    def missing(*_):
+        raise ImportError("No module named 'onnx'")
+
+    monkeypatch.setattr(centerface_model, "int8_model", missing)
+    monkeypatch.setattr(cf, "_sessions", {})
+    with caplog.at_level("WARNING"):
+        sess = cf._session("int8")
+    assert sess.get_inputs()[0].type == "tensor(float)" and "onnx" in caplog.text
+    boxes, _, _ = cf.run_centerface(np.zeros((64, 64, 3), np.uint8), threshold=0.5)
+    assert boxes.shape == (0, 4)
+
+
 def test_int8_finds_what_float32_finds_on_the_portraits(face_models, portraits):
     for name, image in portraits.items():
         small = cf._resized(image, 0.3)
