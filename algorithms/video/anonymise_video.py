@@ -18,6 +18,9 @@ memory of a few frames and a list of boxes:
    frame keeping its timestamp (same frame rate, duration and frame count), the audio
    packets copied unchanged.
 
+Threads (:mod:`~algorithms.video.workers`): the detector runs on two threads beside the
+first pass's decoding, x264 is fed from its own thread beside the second pass's hiding.
+
 Rotation: a source whose display matrix turns it (phone videos: 90 or 270 degrees) is
 written upright, with no display matrix: the detector needs upright faces anyway, every
 player then shows the output the same way (some ignore the matrix), and the detections
