@@ -11,7 +11,7 @@ memory of a few frames and a list of boxes:
    scaled back to the frame, feed the :class:`~algorithms.video.tracker.Tracker`.
 2. **encode**: decode again, with the audio packets; each frame's tracked boxes (smoothed,
    gaps interpolated, ``keep_alive`` frames of coasting on either side) are hidden by the
-   photo anoniser's effect (:func:`algorithms.detect.anonymise.anonymise`: blur, pixelate or
+   photo anonymiser's effects (:func:`algorithms.detect.anonymise.anonymise`: blur, pixelate or
    fill, mask or box shape, feathered), each in its own crop of the YUV planes
    (:func:`~algorithms.video.frames.hide`); frames without a box and without a rotation go
    to the encoder as decoded. Output: H.264 (libx264, yuv420p, CRF ``crf``) in MP4, each
