@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from algorithms import registry
 from algorithms.face import FaceGeometry, NoFaceError, analyse_face
 from algorithms.face.convert import to_image_type
-from algorithms.types import IMAGE_TYPES, AnalysisResult, validate_choice
+from algorithms.types import AnalysisResult, check_image_type
 
 if TYPE_CHECKING:
     from algorithms.base import Algorithm
@@ -82,7 +82,7 @@ def in_image_type(result: AnalysisResult, face: FaceGeometry | None, image_type:
     face's stored affine transform, so both spaces always describe the same findings. A
     result of a photo without a face exists in the original space only.
     """
-    validate_choice("image_type", image_type, IMAGE_TYPES)
+    check_image_type(image_type)
     if result.image_type == image_type:
         return result
     if face is None:
@@ -151,7 +151,7 @@ class PhotoAnalysis:
 
     def picture(self, image_type: str) -> np.ndarray:
         """The pixels of ``image_type``: the photo itself or the restored face."""
-        validate_choice("image_type", image_type, IMAGE_TYPES)
+        check_image_type(image_type)
         if image_type == "original":
             return self.image
         if self.face is None:

@@ -25,6 +25,7 @@ __all__ = [
     "MASK_TYPES",
     "WIDGET_TYPES",
     "IMAGE_TYPES",
+    "check_image_type",
     "Metric",
     "metric_label",
     "AreaResult",
@@ -38,6 +39,7 @@ __all__ = [
 
 MASK_TYPES = ("point_mask", "polygon_mask", "polyline_mask", "heatmap_mask")
 WIDGET_TYPES = ("bad_good_line", "numeric", "density", "category")
+# the coordinate spaces a result exists in: the photo, or the restored face (upright, cropped)
 IMAGE_TYPES = ("original", "restored")
 
 # (lower bound exclusive, label); [0, 30] is Bad. Same bands as the anchor API.
@@ -49,6 +51,21 @@ def validate_choice(name: str, value: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
     return value
+
+
+def check_image_type(image_type: str) -> str:
+    """Return ``image_type`` if it is one of :data:`IMAGE_TYPES`, else raise ``ValueError``
+    listing them: the one check of an image_type, for the engine, the API's schemas, the
+    services and the CLI alike.
+
+    >>> check_image_type("restored")
+    'restored'
+    >>> check_image_type("flipped")
+    Traceback (most recent call last):
+    ...
+    ValueError: image_type must be one of original, restored; got 'flipped'
+    """
+    return validate_choice("image_type", image_type, IMAGE_TYPES)
 
 
 def band_label(score: float) -> str:
@@ -173,7 +190,7 @@ class AnalysisResult:
     feedback: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        validate_choice("image_type", self.image_type, IMAGE_TYPES)
+        check_image_type(self.image_type)
 
     def transformed(self, matrix: np.ndarray, *, width: int, height: int,
                     image_type: str) -> "AnalysisResult":

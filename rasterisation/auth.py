@@ -12,7 +12,8 @@ admins can mint them).
 
 Scoping rules (DESIGN.md section 5):
 
-* a ``company_id`` that is not the token's company -> 403 (:func:`require_company`);
+* a ``company_id`` that is not the token's company -> 403 (:func:`require_company`, which
+  views get from ``@blp.company_scoped``, ``rasterisation.api.blueprint``);
 * an object of another company -> 404 (services filter on the company id).
 
 Example

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from algorithms import registry
-from algorithms.types import IMAGE_TYPES, validate_choice
+from algorithms.types import check_image_type, validate_choice
 from algorithms.pipeline import MaskError, PhotoAnalysis
 from algorithms.render import EXTENSIONS, OUTPUT_FORMATS, default_style, encode, render
 
@@ -40,7 +40,7 @@ def load_photo(path: Path, *, max_pixels: int = 50_000_000) -> np.ndarray:
 def analyse_photo(path: Path, tech_names: Sequence[str], *, out_dir: Path,
                   image_type: str = "original", fmt: str = "jpeg") -> dict:
     """Analyse one photo, write its pictures and JSON into ``out_dir``; return the JSON."""
-    validate_choice("image_type", image_type, IMAGE_TYPES)
+    check_image_type(image_type)
     validate_choice("format", fmt, OUTPUT_FORMATS)
     photo = PhotoAnalysis(load_photo(path))
     doc = {"photo": str(path), "width": photo.original_size[0],

@@ -324,6 +324,15 @@ def worker(threads: int | None, parent_pid: int | None):
 
 
 # ------------------------------------------------------------------ analyse
+def _image_type(ctx, param, value: str) -> str:
+    from algorithms.types import check_image_type  # the engine's one rule, imported late
+
+    try:
+        return check_image_type(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @main.command()
 @click.argument("photos", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -331,8 +340,8 @@ def worker(threads: int | None, parent_pid: int | None):
               help="tech_name to run (repeat the option), or `all`")
 @click.option("--out", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path), help="output directory")
-@click.option("--image-type", default="original", show_default=True,
-              type=click.Choice(["original", "restored"]))
+@click.option("--image-type", default="original", show_default=True, callback=_image_type,
+              help="coordinate space: original (the photo) or restored (the face, upright)")
 @click.option("--format", "fmt", default="jpeg", show_default=True,
               type=click.Choice(["jpeg", "png", "webp"]))
 def analyse(photos, algorithm_names, out_dir: Path, image_type: str, fmt: str):

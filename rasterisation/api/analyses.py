@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from algorithms import registry
 from rasterisation.api.analysis_schemas import AnalysisSchema, ImageTypeArgsSchema
-from rasterisation.auth import require_company
+from rasterisation.api.blueprint import Blueprint
 from rasterisation.services import images as image_service
 from rasterisation.services.analyses import MaskError, StoredPhoto
 
@@ -22,13 +22,10 @@ blp = Blueprint("analyses", __name__,
 class Analysis(MethodView):
     @blp.arguments(ImageTypeArgsSchema, location="query")
     @blp.response(200, AnalysisSchema)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="no such image in this company, or unknown algorithm")
     @blp.alt_response(422, description="the algorithm needs a face and none was found")
+    @blp.company_scoped(not_found="no such image in this company, or unknown algorithm")
     def get(self, args, company_id, image_id, tech_name):
         """The result of algorithm `tech_name` in `image_type` pixel coordinates."""
-        require_company(company_id)
         image = image_service.get_image_or_404(company_id, image_id)
         try:
             algorithm = registry.get(tech_name)  # looked up once; the object goes down

@@ -5,18 +5,38 @@ import marshmallow as ma
 from flask import current_app, has_app_context
 from marshmallow import validate
 
-from algorithms.types import IMAGE_TYPES, MASK_TYPES, WIDGET_TYPES
+from algorithms.types import IMAGE_TYPES, MASK_TYPES, WIDGET_TYPES, check_image_type
 from rasterisation.api.fields import CanonicalUUID, StrictBoolean, StrictFloat, StrictInteger
 
 __all__ = [
     "MetricSchema", "AreaResultSchema", "MaskGeometrySchema", "AnalysisSchema",
     "AlgorithmSchema", "ImageTypeArgsSchema", "MaskOptionsSchema", "MasksRequestSchema",
-    "SvgMasksRequestSchema", "MaskItemSchema", "CompanyArgsSchema", "MAX_MASKS",
+    "SvgMasksRequestSchema", "MaskItemSchema", "CompanyArgsSchema", "ImageType", "MAX_MASKS",
 ]
 
 MAX_MASKS = 32  # default of RASTERISATION_MAX_MASKS_PER_REQUEST
 # png / jpeg / webp: kept here (not imported from the renderer) so the spec stays stable
 OUTPUT_FORMATS = ("jpeg", "png", "webp")
+
+
+class ImageType(ma.fields.String):
+    """An ``image_type``, checked by the engine's one rule (``check_image_type``: a 422
+    whose message lists the valid ones); the spec shows ``IMAGE_TYPES`` as its enum.
+
+    >>> ImageType().deserialize("restored")
+    'restored'
+    """
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {**kwargs.get("metadata", {}), "enum": list(IMAGE_TYPES)}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return check_image_type(value)
+        except ValueError as exc:
+            raise ma.ValidationError(str(exc)) from None
 
 
 class MetricSchema(ma.Schema):
@@ -46,7 +66,7 @@ class MaskGeometrySchema(ma.Schema):
 class AnalysisSchema(ma.Schema):
     algorithm_tech_name = ma.fields.String(required=True)
     version = ma.fields.String(required=True)
-    image_type = ma.fields.String(required=True, validate=validate.OneOf(IMAGE_TYPES))
+    image_type = ImageType(required=True)
     width = ma.fields.Integer(required=True)
     height = ma.fields.Integer(required=True)
     main_metric = ma.fields.Nested(MetricSchema, allow_none=True)
@@ -74,8 +94,8 @@ class AlgorithmSchema(ma.Schema):
 
 
 class ImageTypeArgsSchema(ma.Schema):
-    image_type = ma.fields.String(load_default="original", validate=validate.OneOf(IMAGE_TYPES),
-                                  metadata={"description": "coordinate space of the geometry"})
+    image_type = ImageType(load_default="original",
+                           metadata={"description": "coordinate space of the geometry"})
 
 
 class CompanyArgsSchema(ma.Schema):
@@ -111,7 +131,7 @@ def max_masks() -> int:
 
 class _MasksBodySchema(ma.Schema):
     image_id = CanonicalUUID(required=True)
-    image_type = ma.fields.String(load_default="original", validate=validate.OneOf(IMAGE_TYPES))
+    image_type = ImageType(load_default="original")
     masks = ma.fields.List(ma.fields.Nested(MaskOptionsSchema), required=True,
                            validate=validate.Length(min=1), metadata={
                                "description": f"at most RASTERISATION_MAX_MASKS_PER_REQUEST "

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from algorithms.detect.anonymise import METHODS, SHAPES, AnonymiseOptions, parse_color
+from rasterisation.api.blueprint import Blueprint
 from rasterisation.api.masking_tasks import DetectionSchema
-from rasterisation.auth import require_company
 from rasterisation.services import images as image_service
 from rasterisation.services.anonymisation import (
     OUTPUT_FORMATS, AnonymiseRequest, parse_areas, run_anonymise,
@@ -96,16 +96,13 @@ class Anonymise(MethodView):
     @blp.arguments(AnonymiseFormSchema, location="form")
     @blp.arguments(FileSchema, location="files")
     @blp.response(200, AnonymisedSchema)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="image_id names no image of this company")
     @blp.alt_response(413, description="upload or pixel count over the limit")
     @blp.alt_response(415, description="not a JPEG, PNG or WEBP image")
     @blp.alt_response(422, description="bad option, no photo, both photo forms, plates=true; "
                                        "the message names the field")
+    @blp.company_scoped(not_found="image_id names no image of this company")
     def post(self, form, files, company_id):
         """Blur, pixelate or fill the faces (and people) of one photo."""
-        require_company(company_id)
         request = build_request(form)
         data = read_upload(form, files)
         return run_anonymise(company_id, request, data=data, image_id=form.get("image_id"))

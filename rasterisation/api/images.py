@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.fields import Upload
 
+from rasterisation.api.blueprint import Blueprint
 from rasterisation.api.schemas import PageArgsSchema, page_of
-from rasterisation.auth import require_company
 from rasterisation.services import images as image_service
 from rasterisation.services.imaging import ImageRejected
 
@@ -55,15 +55,13 @@ def _with_url(image):
 class Images(MethodView):
     @blp.arguments(UploadSchema, location="files")
     @blp.response(201, ImageWithUrlSchema)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
     @blp.alt_response(413, description="upload or pixel count over the limit")
     @blp.alt_response(415, description="not a JPEG, PNG or WEBP image")
     @blp.alt_response(422, description="empty, truncated or corrupt image; no file part")
     @blp.alt_response(503, description="object storage unavailable; nothing stored")
+    @blp.company_scoped()
     def post(self, files, company_id):
         """Upload a photo (multipart field `file`)."""
-        require_company(company_id)
         upload = files["file"]
         limit = image_service.settings().max_upload_bytes
         data = upload.read(limit + 1)
@@ -79,11 +77,9 @@ class Images(MethodView):
 
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, ImagePageSchema)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
+    @blp.company_scoped()
     def get(self, args, company_id):
         """List the company's images, newest first."""
-        require_company(company_id)
         return {"items": image_service.list_images(company_id, **args),
                 "total": image_service.count_images(company_id), **args}
 
@@ -91,27 +87,21 @@ class Images(MethodView):
 @blp.route("/<uuid:image_id>")
 class ImageItem(MethodView):
     @blp.response(200, ImageWithUrlSchema)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="no such image in this company")
+    @blp.company_scoped(not_found="no such image in this company")
     def get(self, company_id, image_id):
         """An image's metadata and a signed URL of the stored photo."""
-        require_company(company_id)
         return _with_url(image_service.get_image_or_404(company_id, image_id))
 
     @blp.response(204)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="no such image in this company")
     @blp.alt_response(503, description="object storage unavailable: the image is already "
                                        "gone from the API (404 from now on) and its objects "
                                        "are removed by a retried DELETE or the sweeper")
+    @blp.company_scoped(not_found="no such image in this company")
     def delete(self, company_id, image_id):
         """Delete an image and every object stored for it (original, results, renders).
 
         The row is marked deleted first, so the image is gone for every request at once; its
         objects are removed next, then the row. A DELETE interrupted half-way (503) can be
         repeated, and `rasterisation storage sweep` finishes it anyway."""
-        require_company(company_id)
         image_service.delete_image(image_service.get_image_for_delete(company_id, image_id))
         return None

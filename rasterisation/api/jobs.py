@@ -22,15 +22,15 @@ from pathlib import Path
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.fields import Upload
 from marshmallow import validate
 
 from rasterisation import net
 from rasterisation.api.anonymise import AnonymiseFormSchema, build_request, read_upload
+from rasterisation.api.blueprint import Blueprint
 from rasterisation.api.masking_tasks import DetectionSchema  # noqa: F401 - spec components
 from rasterisation.api.schemas import PageArgsSchema, page_of
-from rasterisation.auth import require_company
 from rasterisation.models import JOB_STATUSES
 from rasterisation.services import images as image_service
 from rasterisation.services import jobs as job_service
@@ -277,9 +277,6 @@ class Jobs(MethodView):
     @blp.arguments(JobFormSchema, location="form")
     @blp.arguments(JobFileSchema, location="files")
     @blp.response(202, AnonymisationJobSchema)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="image_id names no image of this company")
     @blp.alt_response(413, description="upload or pixel count over the limit; a video over "
                                        "RASTERISATION_VIDEO_MAX_BYTES, "
                                        "RASTERISATION_VIDEO_MAX_SECONDS or 3840 x 2160")
@@ -291,10 +288,10 @@ class Jobs(MethodView):
                                        "webhook secret; the message names the field")
     @blp.alt_response(503, description="object storage or the queue unavailable; nothing "
                                        "kept")
+    @blp.company_scoped(not_found="image_id names no image of this company")
     def post(self, form, files, company_id):
         """Queue the anonymisation of one photo or video (the options of /anonymise, plus
         `metadata` and `webhook_url`)."""
-        require_company(company_id)
         request = build_request(form)
         upload = files.get("file")
         video = upload is not None and _sniff_upload(upload) is not None
@@ -333,11 +330,9 @@ class Jobs(MethodView):
 
     @blp.arguments(AnonymisationJobArgsSchema, location="query")
     @blp.response(200, JobPageSchema)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
+    @blp.company_scoped()
     def get(self, args, company_id):
         """List the company's jobs, newest first (optionally one status)."""
-        require_company(company_id)
         status = args.pop("status", None)
         items = job_service.list_jobs(company_id, status=status, **args)
         return {"items": [job_dict(j) for j in items],
@@ -347,25 +342,19 @@ class Jobs(MethodView):
 @blp.route("/<uuid:job_id>")
 class JobItem(MethodView):
     @blp.response(200, AnonymisationJobSchema)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="no such job in this company (or expired)")
+    @blp.company_scoped(not_found="no such job in this company (or expired)")
     def get(self, company_id, job_id):
         """A job: status, progress, error, result URLs (signed now), webhook attempts."""
-        require_company(company_id)
         return job_dict(job_service.get_job_or_404(company_id, job_id))
 
     @blp.response(204)
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="no such job in this company")
     @blp.alt_response(503, description="object storage unavailable: the job is already gone "
                                        "from the API; its files are removed by the job "
                                        "workers' maintenance")
+    @blp.company_scoped(not_found="no such job in this company")
     def delete(self, company_id, job_id):
         """Delete a job and every file stored for it (input, results); a running attempt
         stops and keeps nothing."""
-        require_company(company_id)
         job_service.delete_job(job_service.get_job_or_404(company_id, job_id))
         return None
 
@@ -373,20 +362,16 @@ class JobItem(MethodView):
 @webhook_blp.route("")
 class WebhookSecretResource(MethodView):
     @webhook_blp.response(201, WebhookSecretSchema)
-    @webhook_blp.alt_response(401, description="missing or invalid token")
-    @webhook_blp.alt_response(403, description="company_id is not the token's company")
+    @webhook_blp.company_scoped()
     def post(self, company_id):
         """Create or rotate the webhook secret; the secret is shown in this answer only."""
-        require_company(company_id)
         row, rotated = webhooks.create_secret(company_id)
         return {"exists": True, "created_at": row.created_at, "secret": row.secret,
                 "rotated": rotated}
 
     @webhook_blp.response(200, WebhookSecretSchema)
-    @webhook_blp.alt_response(401, description="missing or invalid token")
-    @webhook_blp.alt_response(403, description="company_id is not the token's company")
+    @webhook_blp.company_scoped()
     def get(self, company_id):
         """Whether a webhook secret exists and when it was made (never the secret)."""
-        require_company(company_id)
         row = webhooks.secret_info(company_id)
         return {"exists": row is not None, "created_at": row.created_at if row else None}

@@ -11,12 +11,12 @@ import uuid
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import validate
 
 from algorithms import detect as detection
 from algorithms.detect.raster import MAX_PADDING, SHAPES
-from rasterisation.auth import require_company
+from rasterisation.api.blueprint import Blueprint
 from rasterisation.services.masking import OUTPUT_FORMATS, OUTPUT_TYPES, MaskTask, run_task
 
 __all__ = ["blp", "MaskingTaskSchema", "MaskingResultSchema"]
@@ -120,17 +120,14 @@ class MaskingTasks(MethodView):
     @blp.response(200, MaskingResultSchema)
     @blp.alt_response(400, description="unknown or unavailable model (the message lists "
                                        "ours); URL refused by the SSRF guard or fetching off")
-    @blp.alt_response(401, description="missing or invalid token")
-    @blp.alt_response(403, description="company_id is not the token's company")
-    @blp.alt_response(404, description="inputImage names no image of this company")
     @blp.alt_response(409, description="taskUUID already used for a different request")
     @blp.alt_response(413, description="inputImage over the upload or pixel limit")
     @blp.alt_response(415, description="inputImage is not a JPEG, PNG or WEBP image")
     @blp.alt_response(422, description="malformed body; the message names the field")
     @blp.alt_response(502, description="uploadEndpoint did not accept the mask")
+    @blp.company_scoped(not_found="inputImage names no image of this company")
     def post(self, body, company_id):
         """Detect faces, face parts, hands or people and answer their mask."""
-        require_company(company_id)
         try:
             detection.validate_model(body["model"])
         except ValueError as exc:

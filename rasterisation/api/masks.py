@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from rasterisation.api.analysis_schemas import (
     CompanyArgsSchema, MaskItemSchema, MasksRequestSchema, SvgMasksRequestSchema,
 )
-from rasterisation.auth import require_company
 from algorithms.render import Style, default_style
+from rasterisation.api.blueprint import Blueprint
+from rasterisation.auth import current_company
 from rasterisation.services import images as image_service
 from rasterisation.services.masks import SVG, MaskSpec, make_masks
 
@@ -34,9 +35,9 @@ def _specs(masks: list[dict]) -> list[MaskSpec]:
     return specs
 
 
-def _image(query: dict, body: dict):
-    company = require_company(query["company_id"])
-    return image_service.get_image_or_404(company.id, body["image_id"])
+def _image(body: dict):
+    # the company was checked by @company_scoped: it is the caller's
+    return image_service.get_image_or_404(current_company(), body["image_id"])
 
 
 def _documented(body_schema):
@@ -46,11 +47,10 @@ def _documented(body_schema):
                 blp.arguments(CompanyArgsSchema, location="query"),
                 blp.arguments(body_schema),
                 blp.response(200, MaskItemSchema(many=True)),
-                blp.alt_response(401, description="missing or invalid token"),
-                blp.alt_response(403, description="company_id is not the token's company"),
-                blp.alt_response(404, description="no such image in this company"),
                 blp.alt_response(422, description="malformed body; the message names the "
-                                                  "field"))):
+                                                  "field"),
+                blp.company_scoped(not_found="no such image in this company",
+                                   company_id_in="query"))):
             view = decorator(view)
         return view
     return decorate
@@ -61,7 +61,7 @@ class MasksV4(MethodView):
     @_documented(MasksRequestSchema)
     def post(self, query, body):
         """One picture per mask (JPEG by default), in request order, with scores."""
-        image = _image(query, body)
+        image = _image(body)
         return make_masks(image, image_type=body["image_type"], specs=_specs(body["masks"]),
                           fmt=body["output_format"])
 
@@ -71,6 +71,6 @@ class SvgMasksV5(MethodView):
     @_documented(SvgMasksRequestSchema)
     def post(self, query, body):
         """One SVG per mask, the photo under it when `mask_over_image` (default true)."""
-        image = _image(query, body)
+        image = _image(body)
         return make_masks(image, image_type=body["image_type"], specs=_specs(body["masks"]),
                           fmt=SVG, mask_over_image=body["mask_over_image"])

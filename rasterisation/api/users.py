@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import validate
 
+from rasterisation.api.blueprint import Blueprint
 from rasterisation.api.schemas import PageArgsSchema, page_of
-from rasterisation.auth import current_user, require_admin, require_company
+from rasterisation.auth import current_user, require_admin
 from rasterisation.models import USER_ROLES
 from rasterisation.services import users as user_service
 
@@ -43,27 +44,26 @@ class InviteSchema(ma.Schema):
 
 
 UserPageSchema = page_of(UserSchema, "UserPageSchema")
+_NOT_ADMIN = "another company, or a user who is not an admin"
 
 
 @blp.route("/")
 class Users(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, UserPageSchema)
-    @blp.alt_response(403, description="another company, or a user who is not an admin")
+    @blp.company_scoped(forbidden=_NOT_ADMIN)
     def get(self, args, company_id):
         """List the company's users, newest first."""
-        require_company(company_id)
         require_admin("list users")
         return {"items": user_service.list_users(company_id, **args),
                 "total": user_service.count_users(company_id), **args}
 
     @blp.arguments(InviteSchema)
     @blp.response(201, InvitedUserSchema)
-    @blp.alt_response(403, description="another company, or a user who is not an admin")
     @blp.alt_response(409, description="the email is taken")
+    @blp.company_scoped(forbidden=_NOT_ADMIN)
     def post(self, body, company_id):
         """Invite a user: the answer holds a one-time set-password token (valid 7 days)."""
-        require_company(company_id)
         require_admin("invite users")
         try:
             user, token = user_service.invite_user(company_id=company_id, **body)
@@ -77,13 +77,11 @@ class Users(MethodView):
 @blp.route("/<uuid:user_id>/disable")
 class DisableUser(MethodView):
     @blp.response(200, UserSchema)
-    @blp.alt_response(403, description="another company, a user who is not an admin, or "
-                                       "oneself")
-    @blp.alt_response(404, description="no such user in the company")
+    @blp.company_scoped(forbidden="another company, a user who is not an admin, or oneself",
+                        not_found="no such user in the company")
     def post(self, company_id, user_id):
         """Disable a user (idempotent): they can no longer sign in, and every sign-in of
         theirs ends now."""
-        require_company(company_id)
         require_admin("disable users")
         me = current_user()
         if me is not None and me.id == user_id:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
-from algorithms.types import IMAGE_TYPES, AnalysisResult, result_from_dict, validate_choice
+from algorithms.types import IMAGE_TYPES, AnalysisResult, check_image_type, result_from_dict
 from algorithms.face.serialise import face_from_dict, face_to_dict
 from algorithms.pipeline import MaskError, NoFace, PhotoAnalysis, in_image_type, resolve
 from algorithms.render import encode
@@ -107,7 +107,7 @@ class StoredPhoto:
 
     def picture(self, image_type: str) -> np.ndarray:
         """The pixels a mask of ``image_type`` is drawn on (fetched once per request)."""
-        validate_choice("image_type", image_type, IMAGE_TYPES)
+        check_image_type(image_type)
         if image_type not in self._pictures:
             self._pictures[image_type] = self._picture(image_type)
         return self._pictures[image_type]
@@ -145,7 +145,7 @@ class StoredPhoto:
                ) -> AnalysisResult:
         """The result of ``algorithm`` (the object, or its tech_name) in ``image_type``
         coordinates; computed at most once."""
-        validate_choice("image_type", image_type, IMAGE_TYPES)
+        check_image_type(image_type)
         algorithm = resolve(algorithm)
         tech_name = algorithm.tech_name
         record = self._records.get((tech_name, algorithm.version, image_type))
