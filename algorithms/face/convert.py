@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from algorithms.face.types import FaceGeometry
-from algorithms.types import AnalysisResult
+from algorithms.types import AnalysisResult, check_image_type
 
 __all__ = ["restored_to_original", "original_to_restored", "to_image_type"]
 
@@ -35,12 +35,11 @@ def original_to_restored(result: AnalysisResult, face: FaceGeometry) -> Analysis
 def to_image_type(result: AnalysisResult, face: FaceGeometry | None,
                   image_type: str) -> AnalysisResult:
     """``result`` in ``image_type`` coordinates (a result without a face stays as it is)."""
+    check_image_type(image_type)
     if face is None or result.image_type == image_type:
         return result
     if image_type == "original":
         return restored_to_original(result, face)
-    if image_type == "restored":
-        return original_to_restored(result, face)
-    raise ValueError(f"image_type must be one of original, restored; got {image_type!r}")
+    return original_to_restored(result, face)
 
 

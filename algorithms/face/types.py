@@ -14,6 +14,8 @@ import numpy as np
 from shapely.affinity import affine_transform
 from shapely.geometry.base import BaseGeometry
 
+from algorithms.types import check_image_type
+
 __all__ = ["NoFaceError", "Restored", "FaceGeometry", "apply_affine", "REGION_NAMES",
            "Detection", "KEYPOINT_NAMES"]
 
@@ -76,8 +78,7 @@ class FaceGeometry:
         """Regions in ``restored`` or ``original`` pixel coordinates."""
         if image_type == "restored":
             return dict(self.regions)
-        if image_type != "original":
-            raise ValueError(f"image_type must be one of original, restored; got {image_type!r}")
+        check_image_type(image_type)
         m = self.restored.to_original
         params = [m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[0, 2], m[1, 2]]
         return {k: affine_transform(g, params) for k, g in self.regions.items()}
