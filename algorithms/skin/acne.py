@@ -35,7 +35,7 @@ AREA_MIN_MM2 = 0.8
 AREA_MAX_MM2 = 78.5   # radius 0.5-5 mm: papules and pustules (< 5 mm across) to nodules
 THICK_MIN_MM = 0.8
 WEIGHT_FULL = 9.0     # mean excess at which a spot counts fully
-DENSITY_REF = 0.075   # redness-weighted spots per cm2 at which the score is 36.8 (fit: docs)
+DENSITY_REF = 0.07    # redness-weighted spots per cm2 at which the score is 36.8 (fit: docs)
 
 
 @register

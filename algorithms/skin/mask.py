@@ -88,11 +88,13 @@ COLOUR_GUARD_MM = 1.0    # colour findings keep this far from highlights and cli
 CLEAN_MM = 0.4           # opening radius: single hairs and noise specks
 # Left out of colour findings only (lines and pores keep them):
 # the alae (nose wings) with their crease, naturally redder and shaded than the cheeks ...
-RIGHT_ALA = (129, 64, 98, 49, 48, 219, 218, 237)
-ALA_MARGIN_MM = 1.5
+RIGHT_ALA = (129, 64, 98, 49, 48, 219, 218, 237, 209, 131)  # 209, 131: the top of the lobule
+ALA_MARGIN_MM = 2.0
 # ... and the outer eye corners, where the longest lashes reach past the lid margin band
 OUTER_CANTHI = (33, 263)
 LASH_CORNER_MM = 6.0
+# ... and the columella and nostril sills: the hull of both nostrils grown by this
+COLUMELLA_MARGIN_MM = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,8 +204,10 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     if beard_zone.any() and np.median(dots[beard_zone & measurable]) >= BEARDED_Z:
         beard = cv2.GaussianBlur(blood + dark + np.maximum(dots, 0), (0, 0),
                                  BEARD_SMOOTH_MM * mm) > BEARD_Z
-        flagged |= beard & beard_zone
-    hair = _hair_patches(flagged, anatomy, pts, mm)
+        beard &= beard_zone
+    else:
+        beard = np.zeros(shape, bool)
+    hair = _hair_patches(flagged, anatomy, pts, mm) | beard
     highlights = (lightness - l0 > HIGHLIGHT_Z * l_sd) & anatomy
 
     mask = anatomy & person & ~hair & measurable
@@ -230,6 +234,9 @@ def _colour_exclusions(pts: np.ndarray, mm: float, shape) -> np.ndarray:
 
     geoms = [MultiPoint(pts[list(ala)]).convex_hull.buffer(ALA_MARGIN_MM * mm)
              for ala in (RIGHT_ALA, ix.mirror_indices(RIGHT_ALA))]
+    # the columella and nostril sills between and around the nostrils
+    geoms.append(MultiPoint(pts[list(ix.RIGHT_NOSTRIL + ix.LEFT_NOSTRIL)]).convex_hull.buffer(
+        COLUMELLA_MARGIN_MM * mm))
     geoms += [Point(*pts[i]).buffer(LASH_CORNER_MM * mm) for i in OUTER_CANTHI]
     out = np.zeros(shape, bool)
     for g in geoms:
@@ -260,7 +267,8 @@ def _dot_z(lightness: np.ndarray, seeds: np.ndarray, mm: float,
 
 def _hair_patches(flagged: np.ndarray, anatomy: np.ndarray, pts: np.ndarray,
                   mm: float) -> np.ndarray:
-    """The flagged patches that are hair: touching the outline or a brow, or large."""
+    """The flagged patches that are hair: touching the anatomy part's edge (the outline and
+    the rims of the eye, nostril and lip holes) or a brow, or large."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(flagged.astype(np.uint8), 8)
     if n <= 1:
         return np.zeros_like(flagged)
