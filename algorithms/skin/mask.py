@@ -10,14 +10,21 @@ Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
   (haemoglobin, melanin; both blind to shading) and L* are sampled where skin is all but
   certain (discs on both cheeks), and a pixel is hair when it departs from that skin the way
   hair does: less blood, more melanin, darker. The three one-sided z-scores are summed,
-  smoothed over HAIR_SMOOTH_MM and thresholded at HAIR_Z. A flagged patch counts as hair when
-  it touches the face outline or the brows, or is larger than HAIR_ISOLATED_MM2; a small
-  isolated dark patch inside the face is a mole or a freckle, a finding, not hair;
+  smoothed over HAIR_SMOOTH_MM and thresholded at HAIR_Z; a candidate must also be bloodless
+  (BLOOD_MIN_Z) or very dark (DARK_ALONE_Z), since shading moves melanin and L* too. A
+  flagged patch counts as hair when it touches the anatomy part's edge or the brows, or is
+  larger than HAIR_ISOLATED_MM2; a small isolated dark patch inside the face is a mole or a
+  freckle, a finding, not hair. Beards and stubble are a texture of dark dots: in the beard
+  zone (below the nose) a dot z-score adds to the hair score, and on a bearded face (median
+  dot z over the zone >= BEARDED_Z) the beard zone's blood + darkness + dots, averaged, above
+  BEARD_Z is hair;
 * **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
 
 Specular highlights (L* well above the skin's, HIGHLIGHT_Z robust deviations) stay in the
 mask for texture but are left out of colour findings (:attr:`SkinMask.colour`), with a
-COLOUR_GUARD_MM band around them and around clipped pixels, whose neighbours are half-clipped. Findings whose
+COLOUR_GUARD_MM band around them and around clipped pixels, whose neighbours are half-clipped;
+so are the alae, the columella and the outer eye corners' lashes, whose colour is not the
+skin's. Findings whose
 centre lies within BORDER_BAND_MM of the mask's edge are dropped (:attr:`SkinMask.core`):
 there, filters see the edge itself.
 
@@ -81,7 +88,7 @@ DOT_EDGE_MM = 1.0        # beside the lips' and nostrils' margins the dot filter
 # exceeds BEARD_Z: a pixel alone cannot tell stubble from shaded skin, a face can.
 BEARDED_Z = 1.5
 BEARD_SMOOTH_MM = 1.5
-BEARD_Z = 2.5
+BEARD_Z = 2.0
 HIGHLIGHT_Z = 3.5
 BORDER_BAND_MM = 1.5
 COLOUR_GUARD_MM = 1.0    # colour findings keep this far from highlights and clipped pixels
