@@ -39,6 +39,11 @@ def warm_up() -> float:
              Mask("heatmap_mask", "h", (Feature(shapely.box(2, 2, 28, 28),
                                                 {"level": 0, "value": 1.0}),))]
     encode(render(canvas, masks, style=default_style("pores")))
+    # the anonymiser's CenterFace session (its int8 file is built here if `models fetch`
+    # did not build it: seconds, once per machine)
+    from algorithms.detect import centerface
+
+    centerface.load()
     seconds = time.perf_counter() - start
     log.info("worker warmed up in %.1f s", seconds)
     return seconds

@@ -43,7 +43,7 @@ import numpy as np
 from algorithms import model_files
 from algorithms.detect.centerface_model import OUTPUTS, dynamic_model
 
-__all__ = ["dynamic_model", "run_centerface", "decode", "nms", "detect_centerface",
+__all__ = ["dynamic_model", "load", "run_centerface", "decode", "nms", "detect_centerface",
            "submit_centerface", "collect_centerface", "layout", "fine_scale", "executor",
            "workers", "MIN_INPUT_FACE", "TILE", "OVERLAP", "COARSE_SIDE", "NMS_IOU",
            "PRECISION", "PRECISIONS"]
@@ -102,6 +102,13 @@ def _session(precision: str | None = None):
             sess = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
             _sessions[key] = sess
     return sess
+
+
+def load(precision: str | None = None) -> None:
+    """Load the shared session now (building and caching the int8 file if this machine has
+    none yet: ~3 s, once), so that no request pays for it: ``rasterisation models fetch``
+    and the worker warm-up call this."""
+    _session(precision)
 
 
 def workers() -> int:
