@@ -23,7 +23,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.masks_endpoint import MASKS, portrait_2048, served  # noqa: E402
+from benchmarks.masks_endpoint import MASKS, portrait, served  # noqa: E402
 
 
 def main() -> int:
@@ -47,12 +47,12 @@ def main() -> int:
         lock = threading.Lock()
         session = requests.Session()
         session.headers.update(headers)
-        cached_id = session.post(upload_url, files={"file": ("c.jpg", portrait_2048(1000))}
+        cached_id = session.post(upload_url, files={"file": ("c.jpg", portrait(1000))}
                                  ).json()["id"]
         for _ in range(args.workers * 3):  # warm every worker and cache the pictures
             session.post(url, json=body(cached_id), timeout=300).raise_for_status()
         stop = time.perf_counter() + args.duration
-        photos = [portrait_2048(i) for i in range(8)]
+        photos = [portrait(i) for i in range(8)]
         counter = [0]
 
         def cached_client():
