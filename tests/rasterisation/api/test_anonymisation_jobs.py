@@ -47,6 +47,17 @@ def wait_status(client, company, headers, job_id, statuses=("succeeded", "failed
         time.sleep(0.05)
 
 
+def wait_webhook(client, company, headers, job_id, state: str, timeout=20.0) -> dict:
+    """The job once it has finished and its webhook reached ``state`` (or the timeout)."""
+    wait_status(client, company, headers, job_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(_url(company, job_id), headers=headers).get_json()
+        if job["webhook"]["state"] == state or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)
+
+
 def fetch(client, url) -> bytes:
     parts = urlsplit(url)
     if parts.netloc not in ("localhost", ""):
@@ -391,13 +402,7 @@ def test_a_failing_webhook_is_retried_five_times_with_backoff_and_the_job_stands
     job_id = submit(client, company, headers, astronaut_jpeg,
                     webhook_url=local_http.url("/down")).get_json()["id"]
     with JobWorker(hook_app, threads=1):
-        wait_status(client, company, headers, job_id)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            job = client.get(_url(company, job_id), headers=headers).get_json()
-            if job["webhook"]["state"] == "failed":
-                break
-            time.sleep(0.05)
+        job = wait_webhook(client, company, headers, job_id, "failed")
     assert job["status"] == "succeeded" and job["results"]["media_url"]
     attempts = job["webhook"]["attempts"]
     assert job["webhook"]["state"] == "failed"
@@ -463,13 +468,7 @@ def test_a_secret_that_no_longer_decrypts_fails_the_webhook_not_the_job(
     job_id = submit(client, company, headers, astronaut_jpeg,
                     webhook_url=local_http.url("/hook")).get_json()["id"]
     with JobWorker(hook_app, threads=1):
-        wait_status(client, company, headers, job_id)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            job = client.get(_url(company, job_id), headers=headers).get_json()
-            if job["webhook"]["state"] == "failed":
-                break
-            time.sleep(0.05)
+        job = wait_webhook(client, company, headers, job_id, "failed")
     assert job["status"] == "succeeded" and job["webhook"]["state"] == "failed"
     [attempt] = job["webhook"]["attempts"]
     assert "SECRET_KEY" in attempt["error"] and "webhook_secret" in attempt["error"]
