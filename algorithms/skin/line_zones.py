@@ -11,7 +11,10 @@ Two things the lines algorithm needs from the face's anatomy (docs/algorithms.md
   direction fits the zone's orientation prior (:data:`ORIENTATION`): forehead lines run
   across, glabellar frown lines up and down, perioral lines at right angles to the lips,
   nasolabial folds obliquely from the ala to the mouth corner. A line against its zone's
-  prior is hair, a crease of the photo or anatomy, not a wrinkle of that zone.
+  prior is hair, a crease of the photo or anatomy, not a wrinkle of that zone;
+* :func:`typed`: the lines that are wrinkles, with their type: in a zone, along its prior,
+  smooth, no longer than the zone holds, and no hair (not hugging hair or background, not
+  hair-coloured, not poorer in blood than the skin beside it).
 
 Example
 -------
@@ -21,16 +24,20 @@ Example
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import cv2
 import numpy as np
+import torch
 from shapely.geometry import LineString
 
 from algorithms.face import indices as ix
 
+if TYPE_CHECKING:
+    from algorithms.skin.skin_image import SkinImage
+
 __all__ = ["LINE_TYPES", "REGION_TYPE", "ORIENTATION", "MAX_LENGTH_MM", "ANATOMY_BAND_MM",
-           "anatomy_bands", "classify", "orientation_fits", "line_angle"]
+           "anatomy_bands", "classify", "orientation_fits", "line_angle", "typed"]
 
 LINE_TYPES = ("forehead", "glabella", "crows_feet", "under_eye", "nasolabial", "marionette",
               "perioral", "cheek", "chin")
@@ -125,3 +132,82 @@ def classify(centre: tuple[float, float], region_masks: Mapping[str, np.ndarray]
                     return "marionette"
             return line_type
     return None
+
+
+HAIR_LINE_Z = 4.0  # colour z-score of hair (less blood, more melanin than the cheeks);
+                   # drawn wrinkles stay below 3.4 (99th percentile): a shadow moves neither
+BLOOD_DROP_MAX = -1.5  # a line with this much less haemoglobin than the skin beside it is
+                       # a hair (drawn wrinkles: 5th percentile 0.0)
+BLOOD_SHARE = 0.15     # ... and more than this share of the line's own depth (a deep
+                       # shadow's colour is off by a few % of its depth: rounding, resampling)
+INDEX_PER_OD = 100.0 / math.log(10.0)   # chromophore index units per unit optical density
+BLOOD_SIDE_MM = 1.5
+
+
+def _blood_contrast(skin: "SkinImage", line) -> float:
+    """Median haemoglobin index on the line minus beside it (BLOOD_SIDE_MM either side)."""
+    hb = skin.haemoglobin
+    xy = np.asarray([line.interpolate(t, normalized=True).coords[0]
+                     for t in np.linspace(0.1, 0.9, 17)])
+    d = np.gradient(xy, axis=0)
+    d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
+    nrm = np.stack([-d[:, 1], d[:, 0]], 1) * skin.px(BLOOD_SIDE_MM)
+    h, w = skin.shape
+
+    def at(p):
+        x = np.clip(p[:, 0].astype(int), 0, w - 1)
+        y = np.clip(p[:, 1].astype(int), 0, h - 1)
+        return hb[torch.from_numpy(y), torch.from_numpy(x)].cpu().numpy()
+
+    return float(np.median(at(xy) - 0.5 * (at(xy + nrm) + at(xy - nrm))))
+
+
+HAIR_HUG_MM = 3.0  # a line whose middle half runs this close to hair is the hair's edge
+
+
+def _distance_to_hair(skin: "SkinImage") -> np.ndarray:
+    """Distance (px) of each pixel to the nearest hair, beard or background pixel."""
+    sm = skin.skin_mask
+    other = (sm.hair | ~sm.person).astype(np.uint8)
+    if not other.any():
+        return np.full(skin.shape, np.inf, np.float32)
+    return cv2.distanceTransform(1 - other, cv2.DIST_L2, 3)
+
+
+STRAIGHTNESS_MIN = 0.6  # end-to-end distance / length: wrinkles are smooth, hair curls
+
+
+def typed(lines: list[dict], skin: "SkinImage", points: np.ndarray) -> list[dict]:
+    """The ``lines`` (dicts with ``line``, ``centre`` and ``depth_ln``, as
+    :func:`algorithms.skin.lines.detect` gives them) that are wrinkles, each with its
+    ``type``: see the module doc."""
+    regions = {r: skin.mask((r,)) for r in REGION_TYPE}
+    hair_dist = _distance_to_hair(skin)
+    hair_chroma = skin.skin_mask.hair_chroma
+    out = []
+    for ln in lines:
+        line = ln["line"]
+        xy = np.asarray([line.interpolate(t, normalized=True).coords[0]
+                         for t in np.linspace(0, 1, 9)])
+        yi = np.clip(xy[:, 1].astype(int), 0, skin.shape[0] - 1)
+        xi = np.clip(xy[:, 0].astype(int), 0, skin.shape[1] - 1)
+        if np.median(hair_dist[yi, xi]) < skin.px(HAIR_HUG_MM):
+            continue  # runs along the edge of hair or background: a strand's outline
+        ends = np.asarray(line.coords)[[0, -1]]
+        if np.linalg.norm(ends[1] - ends[0]) < STRAIGHTNESS_MIN * max(line.length, 1e-9):
+            continue
+        kind = classify(ln["centre"], regions, points)
+        if kind is None or not orientation_fits(kind, line_angle(line)):
+            continue
+        if line.length > skin.px(MAX_LENGTH_MM[kind]):
+            continue
+        if (kind != "under_eye" and hair_chroma is not None
+                and np.median(hair_chroma[yi, xi]) > HAIR_LINE_Z):
+            # less blood and more melanin than skin, not only darker: a hair (under the
+            # eyes skin itself is browner: dark circles are not hair)
+            continue
+        if _blood_contrast(skin, line) < min(BLOOD_DROP_MAX,
+                                             -BLOOD_SHARE * INDEX_PER_OD * ln["depth_ln"]):
+            continue  # less blood than the skin beside it: a hair, not a fold of that skin
+        out.append({**ln, "type": kind})
+    return out

@@ -1,21 +1,29 @@
-"""Lines (wrinkles): dark valleys found by a multi-scale Hessian ridge filter on L*.
+"""Lines (wrinkles): long, thin, dark valleys of log light that are not the outline of a feature.
 
-Method (docs/algorithms.md#lines): at each scale s the Hessian of the blurred L* has
-eigenvalues l1 >= l2; across a dark line l1 is large and positive, along it l2 is near zero.
-The valley strength V_s = s^2 * l1 * exp(-(max(l2, 0) / l1)^2 / (2 * BLOB_BETA^2)) keeps lines
-and suppresses round dark blobs (pores, where l2 ~ l1). V = max over scales, calibrated to
-L* units of line depth. Hysteresis (strong / weak thresholds) keeps the connected line pixels,
-a skeleton gives each line's centre, the longest path through each skeleton piece is a
-polyline (pieces left over are searched again: lines that meet are separate lines). Lines
-wider than DEEP_WIDTH_MM and deeper than DEEP_DEPTH are "deep lines" and are returned as
-polygons (their outline), the others as polylines with their width.
+Method (docs/algorithms.md#lines):
+
+1. *Tone-invariant valleys.* A wrinkle is a shadow: it takes a fraction of the light, which
+   is the same depth of ln Y (log luminance, linear light) on any skin, while its depth in L*
+   is about 40 % less on dark skin. So the valley filter runs on ln Y
+   (:func:`line_log_light`).
+2. *Long and coherent.* Oriented valley filters (:func:`algorithms.skin.ridges.
+   oriented_valleys`): the second derivative across the line at widths SCALES_MM, averaged
+   along it over ALONG_MM, at N_ORIENT orientations. Texture (pores, follicles, mottling) is
+   coherent over a fraction of a mm and averages out; a wrinkle adds up.
+3. *Relative to the face's own texture.* Each response is divided by the noise of that scale
+   and orientation measured on the face, around each pixel (NOISE_WINDOW_MM): z.
+4. *Ridges and lines.* Pixels at the top of their valley (non-maximum suppression across the
+   line) with z > Z_LOW, linked along the line where their orientations agree
+   (:func:`algorithms.skin.ridges.ridge_paths`); each path's evidence is its mean z times
+   sqrt(length / EVIDENCE_LENGTH_MM) (a line is a sum of independent looks): kept at
+   EVIDENCE_MIN and LENGTH_MIN_MM. Depth (L*) and width (mm) from the winning response.
 
 Anatomy is not a wrinkle (:mod:`algorithms.skin.line_zones`): the zone leaves out bands
 around the face oval, nose sides, alae, lips, lids, brows and philtrum, and the surroundings
 of specular highlights; each line is typed by the zone its middle lies in and kept only if
-its direction fits that zone's orientation prior and it is smooth (not curled hair).
+its direction fits that zone's orientation prior, it is smooth and it is no hair.
 
-Score: the wrinkle index, mean valley strength at ENERGY_SCALE_MM over the zone (wrinkle
+Score: the wrinkle index, mean valley strength of L* at ENERGY_SCALE_MM over the zone (wrinkle
 texture, whether or not it forms lines long enough to draw) plus LOAD_WEIGHT x the
 depth-weighted length of the drawn lines per cm2, mapped by
 100 * exp(-(index - INDEX_FLOOR) / INDEX_REF).
@@ -24,21 +32,18 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
-from scipy import sparse
-from scipy.sparse import csgraph
-from shapely.affinity import translate
 from shapely.geometry import LineString
-from skimage.morphology import skeletonize
 
 from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.filters import hessian_eigenvalues, masked_blur
-from algorithms.skin.geometry import bbox_slices, index_to_xy, polygon_features
+from algorithms.skin.geometry import bbox_slices, index_to_xy
+from algorithms.skin.ridges import noise_normalised, oriented_valleys, ridge_paths, ridge_pixels
 from algorithms.skin.scores import (density, exp_score, main_metric, make_result, numeric,
                                     scored_by_area)
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
-from algorithms.skin.spots import hysteresis, robust_sigma
 from algorithms.skin import line_zones as LZ
 from algorithms.types import Feature, Mask
 
@@ -47,27 +52,41 @@ ZONE = ("forehead", "glabella", "left_crows_feet", "right_crows_feet", "left_und
         "right_cheek", "chin")
 AREAS = ("forehead", "left_cheek", "right_cheek", "chin", "left_eye_area", "right_eye_area")
 
-SCALES_MM = (0.25, 0.40, 0.65, 1.00, 1.60)  # Hessian scales; line widths ~0.4-6 mm
-BLOB_BETA = 0.5       # how round a valley may be before it is a blob, not a line
-RIDGE_GAIN = 0.45     # V = RIDGE_GAIN * depth (L*) for a drawn line at its best scale
-DEPTH_HIGH = 4.5      # L*: a line must reach this depth somewhere (strong seed)
-DEPTH_LOW = 3.0       # and is followed while deeper than this
-NOISE_HIGH = 4.0      # ... and at least this many robust sigmas of the valley map (seed)
-NOISE_LOW = 2.5       # (extent)
-LENGTH_MIN_MM = 3.0   # shorter valleys are texture, not lines
-BRANCH_MIN = 3.0      # a line branching off another must be this many times as long
-DEEP_WIDTH_MM = 1.2   # wider than this ...
-DEEP_DEPTH = 12.0     # ... and deeper than this (L*): a deep line, drawn as a polygon
-WIDTH_PER_SCALE = 2.0  # a line of width w answers best at scale ~ w / 2
-WEIGHT_FULL = 10.0    # L*: median depth at which a line's length counts fully
+# Detection (docs/algorithms.md#lines; measured on lines drawn into the 36 development
+# portraits, benchmarks/accuracy_real.py)
+SCALES_MM = (0.25, 0.40, 0.65, 1.00)  # across-line scales: widths ~0.5-2 mm
+HALF_RES_FROM_MM = 0.6   # scales this wide run on a half-size copy (a quarter of the work)
+ALONG_MM = 1.5           # along-line Gaussian: ~5 mm of line per look
+N_ORIENT = 12            # 15 degree steps (8 lost a tenth of the faint lines)
+GROW_MM = 2.0            # the filters see the real image this far outside the zone
+NOISE_WINDOW_MM = 6.0    # where a pixel's texture noise is measured
+NOISE_FLOOR = 0.5        # the local noise is at least half the face's
+Z_LOW = 2.5              # ridge pixels: z above this
+Z_WIDE = 6.0             # a fold this clear is traced at the scale of its strongest response
+MAX_TURN = 2             # linked ridge pixels differ by at most 2 orientation steps
+LENGTH_MIN_MM = 5.0      # shorter valleys are texture, not lines
+EVIDENCE_LENGTH_MM = 6.0
+EVIDENCE_MIN = 5.0       # mean z * sqrt(length / 6 mm)
+LOG_GAIN = 0.225         # response = LOG_GAIN * peak ln Y drop of a drawn line
+DEPTH_FLOOR = 0.02       # ln Y: a line takes at least 2 % of the light
+DUPLICATE_MM = 1.0       # a line mostly this close to a stronger one is the same wrinkle
+DEEP_WIDTH_MM = 1.2      # wider than this ...
+DEEP_DEPTH = 12.0        # ... and deeper than this (L*): a deep line, drawn as a polygon
+WIDTH_PER_SCALE = 2.0    # a line of width w answers best at scale ~ w / 2
 # Score (docs/algorithms.md#lines): index = mean valley energy of the zone + LOAD_WEIGHT x
 # depth-weighted line length per cm2; score = 100 exp(-(index - INDEX_FLOOR) / INDEX_REF),
 # fitted on the 36 development portraits (benchmarks/population.py): their 5th percentile
 # scores 90; the slope is as steep as exposure allows (+-10 % brightness scales L* contrasts
 # by ~8 % and must move a score less than 5 points), which puts their 95th near 72.
+ENERGY_SCALE_MM = 1.0    # valleys ~2 mm wide: resolved from ~2 px/mm, so close and far
+                         # photos of one face measure alike
+RIDGE_GAIN = 0.45        # L* Hessian valley strength = RIDGE_GAIN * depth (L*)
+BLOB_BETA = 0.5          # how round a valley may be before it is a blob, not a line
+DEPTH_LOW = 3.0          # L*: a line this shallow counts nothing in the score ...
+WEIGHT_FULL = 10.0       # ... and fully from this depth
 LOAD_WEIGHT = 0.01
 INDEX_FLOOR = 0.46
-INDEX_REF = 0.95
+INDEX_REF = 1.05
 
 
 @register
@@ -76,8 +95,9 @@ class Lines(Algorithm):
     version = "1.0.0"
     mask_types = ("polyline_mask", "polygon_mask")
     areas = AREAS
-    description = ("Wrinkles as dark valleys of L* (multi-scale Hessian ridge filter, "
-                   "hysteresis, skeleton); fine lines as polylines, deep lines as polygons.")
+    description = ("Wrinkles as long dark valleys of log light (oriented multi-scale filters, "
+                   "thresholds relative to the face's own texture, ridge tracing); fine lines "
+                   "as polylines, deep lines as polygons.")
     metrics = (
         MetricSpec("lines_score", "bad_good_line", None,
                    f"100*exp(-(wrinkle_index - {INDEX_FLOOR:g}) / {INDEX_REF:g})"),
@@ -99,7 +119,7 @@ class Lines(Algorithm):
         pts = face.landmarks_restored
         zone = (skin.finding_zone(ZONE) & ~LZ.anatomy_bands(pts, skin.px_per_mm, skin.shape)
                 & ~near_highlights(skin))
-        lines = typed(detect(skin, zone), skin, pts)
+        lines = LZ.typed(detect(skin, zone), skin, pts)
         mm = skin.px_per_mm
         length = np.array([ln["length"] / mm for ln in lines])
         depth = np.array([ln["depth"] for ln in lines])
@@ -146,61 +166,6 @@ class Lines(Algorithm):
                             Mask("polygon_mask", "deep_lines", deep_f)))
 
 
-HAIR_LINE_Z = 2.0  # colour z-scores of hair (less blood, more melanin); a wrinkle is a
-                   # shadow, which changes neither
-HAIR_HUG_MM = 3.0  # a line whose middle half runs this close to hair is the hair's edge
-
-
-def _distance_to_hair(skin: SkinImage) -> np.ndarray:
-    """Distance (px) of each pixel to the nearest hair, beard or background pixel."""
-    import cv2
-
-    sm = skin.skin_mask
-    other = (sm.hair | ~sm.person).astype(np.uint8)
-    if not other.any():
-        return np.full(skin.shape, np.inf, np.float32)
-    return cv2.distanceTransform(1 - other, cv2.DIST_L2, 3)
-
-
-STRAIGHTNESS_MIN = 0.6  # end-to-end distance / length: wrinkles are smooth, hair curls
-
-
-def typed(lines: list[dict], skin: SkinImage, points: np.ndarray) -> list[dict]:
-    """Lines with their ``type`` (zone), keeping those whose direction fits the zone's
-    orientation prior and which are smooth enough to be wrinkles (see line_zones)."""
-    regions = {r: skin.mask((r,)) for r in LZ.REGION_TYPE}
-    hair_dist = _distance_to_hair(skin)
-    hair_chroma = skin.skin_mask.hair_chroma
-    out = []
-    for ln in lines:
-        line = ln["line"]
-        xy = np.asarray([line.interpolate(t, normalized=True).coords[0]
-                         for t in np.linspace(0, 1, 9)])
-        yi = np.clip(xy[:, 1].astype(int), 0, skin.shape[0] - 1)
-        xi = np.clip(xy[:, 0].astype(int), 0, skin.shape[1] - 1)
-        if np.median(hair_dist[yi, xi]) < skin.px(HAIR_HUG_MM):
-            continue  # runs along the edge of hair or background: a strand's outline
-        ends = np.asarray(line.coords)[[0, -1]]
-        if np.linalg.norm(ends[1] - ends[0]) < STRAIGHTNESS_MIN * max(line.length, 1e-9):
-            continue
-        kind = LZ.classify(ln["centre"], regions, points)
-        if kind is None or not LZ.orientation_fits(kind, LZ.line_angle(line)):
-            continue
-        if line.length > skin.px(LZ.MAX_LENGTH_MM[kind]):
-            continue
-        if (kind != "under_eye" and hair_chroma is not None
-                and np.median(hair_chroma[yi, xi]) > HAIR_LINE_Z):
-            # less blood and more melanin than skin, not only darker: a hair (under the
-            # eyes skin itself is browner: dark circles are not hair)
-            continue
-        out.append({**ln, "type": kind})
-    return out
-
-
-ENERGY_SCALE_MM = 1.0   # valleys ~2 mm wide: resolved from ~2 px/mm, so close and far
-                        # photos of one face measure alike
-
-
 def valley_energy(skin: SkinImage, zone: np.ndarray) -> np.ndarray:
     """Valley strength (L* units of line depth) at ENERGY_SCALE_MM inside ``zone``, 0
     elsewhere: the density of wrinkle texture, found lines or not."""
@@ -222,8 +187,6 @@ HIGHLIGHT_BAND_MM = 2.0  # the dark gap between two specular patches reads as a 
 
 def near_highlights(skin: SkinImage) -> np.ndarray:
     """Specular highlights grown by HIGHLIGHT_BAND_MM."""
-    import cv2
-
     r = max(int(round(skin.px(HIGHLIGHT_BAND_MM))), 1)
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     return cv2.dilate(skin.skin_mask.highlights.astype(np.uint8), disc).astype(bool)
@@ -249,111 +212,115 @@ def valley_strength(L: torch.Tensor, scales_px) -> tuple[torch.Tensor, torch.Ten
     return best, arg
 
 
+def line_log_light(skin: SkinImage, ys: slice, xs: slice) -> np.ndarray:
+    """ln Y (relative luminance, linear light) on a crop: a shadow that takes a fraction f
+    of the light is a valley -ln(1 - f) deep on any skin."""
+    lin = skin.linear[:, ys, xs]
+    y = 0.2126729 * lin[0] + 0.7151522 * lin[1] + 0.0721750 * lin[2]
+    return torch.log(y.clamp_min(1e-4)).cpu().numpy().astype(np.float32)
+
+
+def _disc(radius_px: float) -> np.ndarray:
+    r = max(int(round(radius_px)), 1)
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def valley_z(skin: SkinImage, zone: np.ndarray):
+    """Valley evidence of ln Y on the zone's bounding box: ``((ys, xs), z, orientation index,
+    scale index, response)``, each the best over orientations and scales, z in units of the
+    face's own texture noise at that scale around the pixel (see ridges.noise_normalised).
+    The filters see the real image up to GROW_MM outside the zone and a smooth fill beyond
+    (eyes, hair, background), so neither the zone's edge nor what lies past it is a line."""
+    ys, xs = bbox_slices(zone, int(skin.px(3 * ALONG_MM + GROW_MM)) + 2)
+    img = line_log_light(skin, ys, xs)
+    z = zone[ys, xs]
+    grown = torch.from_numpy(cv2.dilate(z.astype(np.uint8), _disc(skin.px(GROW_MM))) > 0)
+    it = torch.from_numpy(img)
+    img = torch.where(grown, it, masked_blur(it, grown, skin.px(1.5))).numpy()
+    h, w = img.shape
+    per_scale = []                       # (z, orientation, response) at full size
+    for f in (1, 2):
+        group = [i for i, s in enumerate(SCALES_MM) if (s >= HALF_RES_FROM_MM) == (f == 2)]
+        if not group:
+            continue
+        if f == 1:
+            src, zz = img, z
+        else:
+            size = ((w + 1) // 2, (h + 1) // 2)
+            src = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+            zz = cv2.resize(z.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        R = oriented_valleys(src, [skin.px(SCALES_MM[i]) / f for i in group],
+                             skin.px(ALONG_MM) / f, N_ORIENT)
+        for j in range(len(group)):
+            zj, oj, rj = noise_normalised(R[:, j], zz, skin.px(NOISE_WINDOW_MM) / f,
+                                          NOISE_FLOOR)
+            if f == 2:
+                zj, rj = (cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in (zj, rj))
+                oj = cv2.resize(oj, (w, h), interpolation=cv2.INTER_NEAREST)
+            per_scale.append((zj, oj, rj))
+    zs = np.stack([p[0] for p in per_scale])
+    rs = np.stack([p[2] for p in per_scale])
+    # the scale: the most significant one (z), but where a fold is clear (z > Z_WIDE) at the
+    # scale of its strongest response, that one: a wide fold's two edges are significant
+    # at fine scales too, and would be traced as two lines
+    by_r = rs.argmax(axis=0)
+    z_at_r = np.take_along_axis(zs, by_r[None], 0)[0]
+    best_s = np.where(z_at_r > Z_WIDE, by_r, zs.argmax(axis=0)).astype(np.int16)
+    take = best_s[None].astype(np.int64)
+    best_z = np.take_along_axis(zs, take, 0)[0]
+    best_r = np.take_along_axis(rs, take, 0)[0]
+    best_o = np.take_along_axis(np.stack([p[1] for p in per_scale]), take, 0)[0]
+    return (ys, xs), best_z, best_o, best_s, best_r
+
+
 def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
-    """Lines inside ``zone``: dicts with line (LineString), polygon, width px, depth L*,
-    length px, deep flag, centre (x, y)."""
+    """Lines inside ``zone``: dicts with line (LineString), polygon (deep lines), width px,
+    depth L*, z, evidence, length px, deep flag, centre (x, y)."""
     if not zone.any():
         return []
-    scales = [skin.px(s) for s in SCALES_MM]
-    ys, xs = bbox_slices(zone, int(3 * scales[-1]) + 2)
-    L = skin.lab[0, ys, xs]
-    zt = torch.from_numpy(zone[ys, xs].copy()).to(L.device)
-    L = torch.where(zt, L, masked_blur(L, zt, scales[-1] * 3))
-    V, arg = valley_strength(L, scales)
-    depth = (V / RIDGE_GAIN).cpu().numpy()
-    arg = arg.cpu().numpy()
+    (ys, xs), Z, orient, sidx, resp = valley_z(skin, zone)
     z = zone[ys, xs]
-    # Thresholds in L*, not scaled to the skin's lightness: a shadow of the same fraction of
-    # the light reads shallower on dark skin, but dark skin's own texture (follicles, shine)
-    # reads as deep in L* as light skin's, and scaled thresholds drew it as lines.
-    # The valley map of noisy skin (dark skin's L*, stubble, JPEG) has a wide floor: seeds
-    # and extents also clear NOISE_HIGH / NOISE_LOW robust sigmas of the map over the zone
-    noise = robust_sigma(depth[z]) if z.any() else 0.0
-    weak = (depth > max(DEPTH_LOW, NOISE_LOW * noise)) & z
-    strong = (depth > max(DEPTH_HIGH, NOISE_HIGH * noise)) & z
-    labels, stats, keep = hysteresis(strong, weak)
-    if len(keep) == 0:
-        return []
-    sel = np.isin(labels, keep)
-    skel = skeletonize(sel)
+    ridge = ridge_pixels(Z, orient, N_ORIENT) & (Z > Z_LOW) & z
+    ev_px = skin.px(EVIDENCE_LENGTH_MM)
+
+    def promising(labels, n, areas):
+        # a path's evidence is at most its piece's highest z times sqrt(the piece's length)
+        zmax = np.zeros(n, np.float32)
+        np.maximum.at(zmax, labels[ridge], Z[ridge])
+        return zmax * np.sqrt(math.sqrt(2) * areas / ev_px) >= EVIDENCE_MIN
+
+    L = masked_blur(skin.lab[0, ys, xs], torch.from_numpy(z.copy()), skin.px(1.0)).cpu().numpy()
     out = []
-    scale_arr = np.asarray(scales)
-    min_len = skin.px(LENGTH_MIN_MM)
-    for path in _longest_paths(skel, min_len):
+    for path in ridge_paths(ridge, orient, N_ORIENT, skin.px(LENGTH_MIN_MM), MAX_TURN,
+                            keep_piece=promising):
         yy, xx = path[:, 0], path[:, 1]
-        d = float(np.median(depth[yy, xx]))
-        w = float(np.median(scale_arr[arg[yy, xx]])) * WIDTH_PER_SCALE
-        pts = index_to_xy(yy + ys.start, xx + xs.start)
-        line = LineString(pts).simplify(0.75)
+        length = float(np.hypot(*np.diff(path, axis=0).T).sum())
+        zm = float(Z[yy, xx].mean())
+        evidence = zm * math.sqrt(length / ev_px)
+        depth_ln = float(np.median(resp[yy, xx])) / LOG_GAIN
+        if evidence < EVIDENCE_MIN or depth_ln < DEPTH_FLOOR:
+            continue
+        # L* depth of a shadow taking that share of the light: dL* = (L* + 16) / 3 dlnY
+        d = depth_ln * (float(np.median(L[yy, xx])) + 16.0) / 3.0
+        w = float(np.median(np.asarray(SCALES_MM)[sidx[yy, xx]])) * skin.px(WIDTH_PER_SCALE)
+        line = LineString(index_to_xy(yy + ys.start, xx + xs.start)).simplify(0.75)
         deep = w >= skin.px(DEEP_WIDTH_MM) and d >= DEEP_DEPTH
-        poly = None
-        if deep:
-            # the outline of its hysteresis component near this line (the component may
-            # hold other lines that touch it)
-            comp = labels[yy[len(yy) // 2], xx[len(xx) // 2]]
-            found = polygon_features(labels, [comp], stats, simplify_px=0.75)
-            near = line.buffer(w, cap_style="flat")
-            poly = (translate(found[0][1], xs.start, ys.start).intersection(near) if found
-                    else line.buffer(w / 2))
-            if poly.geom_type != "Polygon":
-                parts = [p for p in getattr(poly, "geoms", []) if p.geom_type == "Polygon"]
-                poly = max(parts, key=lambda p: p.area) if parts else line.buffer(w / 2)
-        out.append({"line": line, "polygon": poly, "width": w, "depth": d,
-                    "length": float(line.length), "deep": deep,
-                    "centre": tuple(np.asarray(line.interpolate(0.5, normalized=True).coords)[0])})
-    return out
+        out.append({"line": line, "polygon": line.buffer(w / 2, cap_style="flat") if deep
+                    else None, "width": w, "depth": d, "depth_ln": depth_ln, "z": zm,
+                    "evidence": evidence, "length": float(line.length), "deep": deep,
+                    "centre": tuple(line.interpolate(0.5, normalized=True).coords[0])})
+    return _distinct(out, skin.px(DUPLICATE_MM))
 
 
-def _longest_paths(skel: np.ndarray, min_len: float):
-    """Lines through a skeleton, as pixel paths ``(n, 2)`` (y, x) at least ``min_len`` px long.
-
-    In each component the longest path (two Dijkstra sweeps) is a line; what remains of the
-    component once it is taken out (lines that touch or cross it, long branches) is searched
-    again the same way, for pieces at least BRANCH_MIN times as long, so two wrinkles that
-    meet are two lines, not one, and skeleton spurs are no lines at all."""
-    yy, xx = np.nonzero(skel)
-    n = len(yy)
-    if n == 0:
-        return []
-    index = -np.ones(skel.shape, np.int64)
-    index[yy, xx] = np.arange(n)
-    rows, cols, wts = [], [], []
-    h, w = skel.shape
-    for dy, dx, wt in ((0, 1, 1.0), (1, 0, 1.0), (1, 1, math.sqrt(2)), (1, -1, math.sqrt(2))):
-        y2, x2 = yy + dy, xx + dx
-        ok = (y2 >= 0) & (y2 < h) & (x2 >= 0) & (x2 < w)
-        j = np.full(n, -1)
-        j[ok] = index[y2[ok], x2[ok]]
-        m = j >= 0
-        rows.append(np.arange(n)[m])
-        cols.append(j[m])
-        wts.append(np.full(m.sum(), wt))
-    g = sparse.coo_matrix((np.concatenate(wts), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(n, n)).tocsr()
-    ncomp, comp = csgraph.connected_components(g, directed=False)
-    queue = [(np.flatnonzero(comp == c), min_len) for c in range(ncomp)]
-    paths = []
-    while queue:
-        nodes, need = queue.pop()
-        if len(nodes) < 0.7 * need:  # cannot hold a line long enough
+def _distinct(lines: list[dict], near_px: float) -> list[dict]:
+    """Lines strongest first, without those lying for the most part within ``near_px`` of
+    a stronger one's band (two scales, or the two edges of a wide fold)."""
+    kept: list[dict] = []
+    for ln in sorted(lines, key=lambda d: -d["evidence"]):
+        g = ln["line"]
+        if any(g.intersection(k["line"].buffer(k["width"] / 2 + near_px)).length
+               > 0.5 * g.length for k in kept
+               if k["line"].distance(g) < k["width"] / 2 + near_px):
             continue
-        sub = g[nodes][:, nodes]
-        d0 = csgraph.dijkstra(sub, directed=False, indices=0)
-        a = int(np.argmax(np.where(np.isfinite(d0), d0, -1)))
-        da, pred = csgraph.dijkstra(sub, directed=False, indices=a, return_predecessors=True)
-        b = int(np.argmax(np.where(np.isfinite(da), da, -1)))
-        if da[b] < need:
-            continue
-        seq = [b]
-        while seq[-1] != a:
-            seq.append(pred[seq[-1]])
-        seq = np.array(seq)
-        paths.append(np.stack([yy[nodes[seq]], xx[nodes[seq]]], 1))
-        # lines that cross or touch this one: what is left of the component, in pieces
-        rest = np.ones(len(nodes), bool)
-        rest[seq] = False
-        if rest.sum() >= 0.7 * BRANCH_MIN * min_len:
-            keep = np.flatnonzero(rest)
-            n2, comp2 = csgraph.connected_components(sub[keep][:, keep], directed=False)
-            queue.extend((nodes[keep[comp2 == c]], BRANCH_MIN * min_len) for c in range(n2))
-    return paths
+        kept.append(ln)
+    return kept

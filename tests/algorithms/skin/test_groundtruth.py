@@ -5,11 +5,13 @@ into all 36 development portraits (figures in docs/benchmarks.md, "Injected grou
 real portraits"); here the same benchmark runs on the six portraits of tests/data/photos, once
 (about 30 s), and the bars sit a little below what the algorithms measured when the test was
 written, so a regression fails. The issue's goal (precision and recall >= 0.85) is checked by
-``test_issue_goal``: asserted for acne and pigmentation, a strict xfail for pores and lines.
+``test_issue_goal``: asserted for lines, acne and pigmentation, a strict xfail for pores.
 
 Bars, as measured (six portraits, seed 0, JPEG q90) -> asserted:
 pores recall 0.01 (the algorithm looks for radius >= 0.5 mm; the drawn pores are 0.28-0.45 mm)
--> only the xfail goal; lines 0.28 / 1.00 -> 0.15 / 0.75; acne 0.98 / 0.98 -> 0.85 / 0.85;
+-> only the xfail goal; lines 0.86 / 0.91 (31 of 36 found: 3 of 6 on london_042, whose lines
+are drawn 2.4 L* deep; 36 portraits: 0.88 / 0.91) -> 0.80 / 0.85 and the goal;
+acne 0.98 / 0.98 -> 0.85 / 0.85;
 pigmentation 1.00 / 0.95 -> 0.90 / 0.85 (multi-scale detector; 36 portraits: 0.90 / 0.91); redness: flush disk inside the heatmap 0.99 -> 0.9.
 """
 from __future__ import annotations
@@ -29,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 ETH = {"london_006": "west_asian", "london_021": "white", "london_024": "east_asian",
        "london_042": "black", "london_099": "black", "london_107": "white"}
-BARS = {"lines": (0.15, 0.75), "acne": (0.85, 0.85), "pigmentation": (0.90, 0.85)}
+BARS = {"lines": (0.80, 0.85), "acne": (0.85, 0.85), "pigmentation": (0.90, 0.85)}
 GOAL = 0.85
 
 
@@ -63,10 +65,11 @@ def test_pores_are_drawn_where_the_photo_resolves_them(rows):
         assert all(lo - 1e-6 <= p["radius_mm"] <= hi + 1e-6 for p, _ in r.per_truth)
 
 
-# acne and pigmentation reach the goal: asserted; pores (the committed portraits are ~3.3
-# px/mm, pores need 6) and lines (0.48 on the 36 portraits) do not yet: strict xfail, so the
-# day one gets there the test says so and the mark must go.
-NOT_YET = {"pores", "lines"}
+# lines, acne and pigmentation reach the goal: asserted; pores (the committed portraits are
+# ~3.3 px/mm, pores need 6) do not yet: strict xfail, so the day they get there the test says
+# so and the mark must go. Lines reach it with one line to spare on these six (31 of 36; 30
+# would be 0.83): on the five black faces of the 36 recall is 0.60 (docs/benchmarks.md).
+NOT_YET = {"pores"}
 
 
 @pytest.mark.parametrize("kind", [
