@@ -45,21 +45,7 @@ class LocalStorage(Storage):
         return self.root / validate_key(key)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
-        path = self.path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # write then rename: a reader never sees half a file, a crash leaves no partial
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as exc:
-            raise StorageError(f"local storage cannot write {key}: {exc.strerror or exc}") \
-                from exc
+        self._write(key, lambda tmp: Path(tmp).write_bytes(data))
 
     def get(self, key: str) -> bytes:
         try:
@@ -74,13 +60,18 @@ class LocalStorage(Storage):
         return self.path(key).is_file()
 
     def put_file(self, key: str, path, content_type: str) -> None:
+        self._write(key, lambda tmp: shutil.copyfile(path, tmp))
+
+    def _write(self, key: str, fill) -> None:
+        """Write ``key`` by ``fill(tmp)`` on a temporary file beside it, then rename: a
+        reader never sees half a file, a crash leaves no partial."""
         dst = self.path(key)
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".tmp-")
             os.close(fd)
             try:
-                shutil.copyfile(path, tmp)
+                fill(tmp)
                 os.replace(tmp, dst)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
