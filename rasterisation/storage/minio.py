@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -24,6 +25,20 @@ __all__ = ["MinioStorage"]
 _MISSING = ("NoSuchKey", "NoSuchObject", "ResourceNotFound")
 # urllib3 / socket failures raised by the client when the server is down or slow
 _NETWORK_ERRORS = (urllib3.exceptions.HTTPError, OSError, MinioException)
+
+
+@contextmanager
+def _s3_errors(action: str, *, missing: str | None = None):
+    """Turn client errors into ours: ``StorageError("S3 <action>: <code>")``, or
+    ``ObjectNotFound(missing)`` when given and the object is not there."""
+    try:
+        yield
+    except S3Error as exc:
+        if missing is not None and exc.code in _MISSING:
+            raise ObjectNotFound(missing) from None
+        raise StorageError(f"S3 {action}: {exc.code}") from exc
+    except _NETWORK_ERRORS as exc:
+        raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
 
 
 def _parse_endpoint(endpoint: str):
@@ -81,28 +96,19 @@ class MinioStorage(Storage):
     def put(self, key: str, data: bytes, content_type: str) -> None:
         validate_key(key)
         self._ensure_bucket()
-        try:
+        with _s3_errors(f"put {key}"):
             self.client.put_object(bucket_name=self.bucket, object_name=key,
                                    data=io.BytesIO(data), length=len(data),
                                    content_type=content_type)
-        except S3Error as exc:
-            raise StorageError(f"S3 put {key}: {exc.code}") from exc
-        except _NETWORK_ERRORS as exc:
-            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
 
     def get(self, key: str) -> bytes:
         validate_key(key)
         self._ensure_bucket()
         response = None
         try:
-            response = self.client.get_object(bucket_name=self.bucket, object_name=key)
-            return response.read()
-        except S3Error as exc:
-            if exc.code in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise StorageError(f"S3 get {key}: {exc.code}") from exc
-        except _NETWORK_ERRORS as exc:
-            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
+            with _s3_errors(f"get {key}", missing=key):
+                response = self.client.get_object(bucket_name=self.bucket, object_name=key)
+                return response.read()
         finally:
             if response is not None:
                 response.close()
@@ -111,27 +117,17 @@ class MinioStorage(Storage):
     def put_file(self, key: str, path, content_type: str) -> None:
         validate_key(key)
         self._ensure_bucket()
-        try:  # multipart upload in 10 MiB parts: bounded memory whatever the size
+        with _s3_errors(f"put {key}"):  # multipart in 10 MiB parts: bounded memory
             self.client.fput_object(bucket_name=self.bucket, object_name=key,
                                     file_path=str(path), content_type=content_type,
                                     part_size=10 * 1024 * 1024)
-        except S3Error as exc:
-            raise StorageError(f"S3 put {key}: {exc.code}") from exc
-        except _NETWORK_ERRORS as exc:
-            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
 
     def get_file(self, key: str, path) -> None:
         validate_key(key)
         self._ensure_bucket()
-        try:
+        with _s3_errors(f"get {key}", missing=key):
             self.client.fget_object(bucket_name=self.bucket, object_name=key,
                                     file_path=str(path))
-        except S3Error as exc:
-            if exc.code in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise StorageError(f"S3 get {key}: {exc.code}") from exc
-        except _NETWORK_ERRORS as exc:
-            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
 
     def exists(self, key: str) -> bool:
         validate_key(key)
@@ -149,7 +145,7 @@ class MinioStorage(Storage):
     def delete_prefix(self, prefix: str) -> int:
         validate_prefix(prefix)
         self._ensure_bucket()
-        try:
+        with _s3_errors(f"delete under {prefix}"):
             names = [o.object_name for o in self.client.list_objects(
                 bucket_name=self.bucket, prefix=prefix, recursive=True)]
             if names:
@@ -158,34 +154,22 @@ class MinioStorage(Storage):
                     delete_object_list=[DeleteObject(n) for n in names]))
                 if errors:
                     raise StorageError(f"S3 delete under {prefix}: {errors[0]}")
-        except S3Error as exc:
-            raise StorageError(f"S3 delete under {prefix}: {exc.code}") from exc
-        except _NETWORK_ERRORS as exc:
-            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
         return len(names)
 
     def list_dirs(self, prefix: str) -> list[str]:
         validate_prefix(prefix)
         self._ensure_bucket()
-        try:
+        with _s3_errors(f"list {prefix}"):
             return sorted(o.object_name for o in self.client.list_objects(
                 bucket_name=self.bucket, prefix=prefix, recursive=False) if o.is_dir)
-        except S3Error as exc:
-            raise StorageError(f"S3 list {prefix}: {exc.code}") from exc
-        except _NETWORK_ERRORS as exc:
-            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
 
     def newest(self, prefix: str):
         validate_prefix(prefix)
         self._ensure_bucket()
-        try:
+        with _s3_errors(f"list {prefix}"):
             times = [o.last_modified for o in self.client.list_objects(
                 bucket_name=self.bucket, prefix=prefix, recursive=True)
                 if o.last_modified is not None]
-        except S3Error as exc:
-            raise StorageError(f"S3 list {prefix}: {exc.code}") from exc
-        except _NETWORK_ERRORS as exc:
-            raise StorageError(f"S3 endpoint unreachable: {exc}") from exc
         return max(times) if times else None
 
     def url(self, key: str, *, expires_in: int) -> str:
