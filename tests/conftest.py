@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,16 @@ def assert_error(response, status, *words):
         assert word.lower() in body["message"].lower(), body["message"]
     assert b"Traceback" not in response.data
     return body
+
+
+def stop_server(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a served process gracefully (SIGTERM, by PID); kill it if it has not exited in ``timeout`` s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 # ---------------------------------------------------------------- photos

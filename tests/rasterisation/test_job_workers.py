@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REQUIRE_BACKENDS, encode, load_portrait, make_tenant
+from tests.conftest import REQUIRE_BACKENDS, encode, load_portrait, make_tenant, stop_server
 from tests.rasterisation.api.test_anonymisation_jobs import stored_keys, submit
 
 TEST_REDIS_URL = os.environ.get("RASTERISATION_TEST_REDIS_URL")
@@ -228,12 +228,7 @@ def test_serve_runs_jobs_with_its_embedded_worker_and_stops_it(tmp_path, astrona
         media = requests.get(job["results"]["media_url"], timeout=10)
         assert media.status_code == 200 and media.content[:2] == b"\xff\xd8"
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server, timeout=90)
     text = (tmp_path / "serve.log").read_text()
     assert server.returncode == 0, text[-3000:]
     worker_pids = [int(line.split("job worker ")[1].split(":")[0])

@@ -8,7 +8,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from conftest import assert_error  # shared helpers (tests/conftest.py)
+from conftest import assert_error, stop_server  # shared helpers (tests/conftest.py)
 from rasterisation.cli import main
 
 
@@ -180,7 +180,6 @@ def test_metrics_count_requests_by_endpoint_and_status(client, company, auth_hea
 
 @pytest.mark.slow
 def test_served_metrics_aggregate_the_workers(tmp_path):
-    import signal
     import socket
     import subprocess
     import sys
@@ -219,9 +218,4 @@ def test_served_metrics_aggregate_the_workers(tmp_path):
                            endpoint="/health/ready", status="200") == 40
         assert (tmp_path / "var" / "prometheus").is_dir()
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import stop_server  # shared helpers (tests/conftest.py)
 
 
 def free_port() -> int:
@@ -45,10 +46,5 @@ def test_serve_answers_health_and_stops_cleanly(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=5) as r:
             assert b"swagger" in r.read().lower()
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
     assert server.returncode == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from conftest import stop_server  # shared helpers (tests/conftest.py)
 
 
 def free_port() -> int:
@@ -55,12 +56,7 @@ def served(tmp_path):
 
     yield start
     for server, log in started:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
         log.close()
 
 

@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from sqlalchemy import event
 
-from conftest import assert_error  # shared helpers (tests/conftest.py)
+from conftest import assert_error, stop_server  # shared helpers (tests/conftest.py)
 
 TOKENS = "/api/v1/auth/private_tokens/"
 V4 = "/service/rasterisation/v4/masks/"
@@ -120,7 +120,6 @@ def test_gunicorn_error_pages_are_json():
 @pytest.mark.slow
 def test_served_414_431_and_404_405_are_json(tmp_path):
     import os
-    import signal
     import subprocess
     import sys
     import time
@@ -170,9 +169,4 @@ def test_served_414_431_and_404_405_are_json(tmp_path):
                            b"Content-Length: 0\r\n\r\n")
         assert status == 405 and body["code"] == 405
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
