@@ -119,61 +119,50 @@ def _post_request(worker, req, environ, resp) -> None:
     _TRIMMER()
 
 
-class _Sweeper:
-    """The scheduled storage sweeper: one small process beside the workers, started by the
-    master when it is ready (``rasterisation storage sweep --every N``), stopped when the
-    master exits; it also stops by itself when its parent is gone. One per service, however
+class _Sidecar:
+    """One small ``rasterisation <command>`` process beside the gunicorn workers: started by
+    the master when it is ready, stopped (SIGTERM, then SIGKILL after ``stop_timeout`` s)
+    when the master exits; it also stops by itself when its parent is gone (``--parent``).
+
+    The scheduled storage sweeper (``storage sweep --every N``) is one per service, however
     many workers; it imports no model or torch (it needs only the database and the store).
+    The embedded job worker (``worker --threads N``) is a process, not a thread of a
+    gunicorn worker: gunicorn recycles and times out its workers, which would cut jobs
+    short, and the consumer handles its own signals (SIGTERM lets the running job finish,
+    at most 60 s; the lease brings an unfinished job back).
     """
 
-    def __init__(self, interval: int):
-        self.interval = interval
+    def __init__(self, command: list[str], description: str, *, stop_timeout: float):
+        self.command = command
+        self.description = description
+        self.stop_timeout = stop_timeout
         self.process = None
+
+    @classmethod
+    def sweeper(cls, interval: int) -> "_Sidecar":
+        return cls(["storage", "sweep", "--every", str(interval)],
+                   f"storage sweeper %s: every {interval} s", stop_timeout=10)
+
+    @classmethod
+    def job_worker(cls, threads: int) -> "_Sidecar":
+        return cls(["worker", "--threads", str(threads)],
+                   f"job worker %s: {threads} thread(s)", stop_timeout=60)
 
     def when_ready(self, server) -> None:
         import subprocess
         import sys
 
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "rasterisation.cli", "storage", "sweep",
-             "--every", str(self.interval), "--parent", str(os.getpid())])
-        server.log.info("storage sweeper %s: every %s s", self.process.pid, self.interval)
+            [sys.executable, "-m", "rasterisation.cli", *self.command,
+             "--parent", str(os.getpid())])
+        server.log.info(self.description, self.process.pid)
 
     def on_exit(self, server) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=self.stop_timeout)
             except Exception:  # noqa: BLE001 - it must not keep the master from exiting
-                self.process.kill()
-
-
-class _JobWorkerProcess(_Sweeper):
-    """The embedded job worker: one ``rasterisation worker`` process beside the gunicorn
-    workers (started by the master when ready, stopped with it, and stopping by itself when
-    its parent is gone). A process, not a thread of a gunicorn worker: gunicorn recycles
-    and times out its workers, which would cut jobs short, and the consumer handles its
-    own signals (SIGTERM lets the running job finish)."""
-
-    def __init__(self, threads: int):
-        self.threads = threads
-        self.process = None
-
-    def when_ready(self, server) -> None:
-        import subprocess
-        import sys
-
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "rasterisation.cli", "worker", "--threads",
-             str(self.threads), "--parent", str(os.getpid())])
-        server.log.info("job worker %s: %s thread(s)", self.process.pid, self.threads)
-
-    def on_exit(self, server) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # graceful: the running job finishes (at most 60 s)
-            try:
-                self.process.wait(timeout=60)
-            except Exception:  # noqa: BLE001 - the lease brings an unfinished job back
                 self.process.kill()
 
 
@@ -217,9 +206,9 @@ def gunicorn_options(*, host: str, port: int, workers: int, timeout: int = 120,
         options["access_log_format"] = ACCESS_LOG_JSON
     sidecars = []
     if sweep_interval:
-        sidecars.append(_Sweeper(sweep_interval))
+        sidecars.append(_Sidecar.sweeper(sweep_interval))
     if embedded_worker:
-        sidecars.append(_JobWorkerProcess(job_threads))
+        sidecars.append(_Sidecar.job_worker(job_threads))
     if sidecars:
         options["when_ready"] = lambda server: [s.when_ready(server) for s in sidecars]
         options["on_exit"] = lambda server: [s.on_exit(server) for s in sidecars]
