@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -40,6 +41,20 @@ def assert_error(response, status, *words):
         assert word.lower() in body["message"].lower(), body["message"]
     assert b"Traceback" not in response.data
     return body
+
+
+def get_signed(client, url) -> bytes:
+    """GET a signed URL with no token: through the app (local storage) or S3 (presigned)."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("localhost", ""):
+        import requests
+
+        response = requests.get(url, timeout=10)
+        assert response.status_code == 200, response.content[:300]
+        return response.content
+    response = client.get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 200, response.data[:300]
+    return response.data
 
 
 def stop_server(proc: subprocess.Popen, timeout: float = 30) -> None:

@@ -12,13 +12,12 @@ import re
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from tests.conftest import assert_error, encode, make_tenant
+from tests.conftest import assert_error, encode, get_signed, make_tenant
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -56,19 +55,6 @@ def wait_webhook(client, company, headers, job_id, state: str, timeout=20.0) -> 
         if job["webhook"]["state"] == state or time.monotonic() > deadline:
             return job
         time.sleep(0.05)
-
-
-def fetch(client, url) -> bytes:
-    parts = urlsplit(url)
-    if parts.netloc not in ("localhost", ""):
-        import requests
-
-        response = requests.get(url, timeout=10)
-        assert response.status_code == 200, response.content[:300]
-        return response.content
-    response = client.get(f"{parts.path}?{parts.query}")
-    assert response.status_code == 200, response.data[:300]
-    return response.data
 
 
 def stored_keys(app, prefix: str) -> list[str]:
@@ -113,14 +99,14 @@ def test_job_runs_and_answers_results_then_delete_removes_its_files(
     assert job["progress"] == 1.0 and job["attempts"] == 1 and job["error"] is None
     results = job["results"]
     assert results["width"] == 512 and results["detections_count"] >= 1
-    picture = Image.open(io.BytesIO(fetch(client, results["media_url"])))
+    picture = Image.open(io.BytesIO(get_signed(client, results["media_url"])))
     assert picture.size == (512, 512) and picture.format == "JPEG"
     assert not picture.getexif()
-    detections = json.loads(fetch(client, results["detections_url"]))
+    detections = json.loads(get_signed(client, results["detections_url"]))
     assert detections["job_id"] == job["id"]
     assert detections["detections"][0]["label"] == "face"
-    mask = Image.open(io.BytesIO(fetch(client, results["mask_url"])))
-    instances = Image.open(io.BytesIO(fetch(client, results["instance_mask_url"])))
+    mask = Image.open(io.BytesIO(get_signed(client, results["mask_url"])))
+    instances = Image.open(io.BytesIO(get_signed(client, results["instance_mask_url"])))
     assert mask.size == instances.size == (512, 512)
 
     prefix = f"companies/{company}/jobs/{job['id']}/"
@@ -376,7 +362,7 @@ def test_webhook_arrives_signed_and_the_readme_verifier_checks_it(hook_app, loca
     assert event["event"] == "anonymisation_job.succeeded" and event["job_id"] == job_id
     assert event["status"] == "succeeded" and event["metadata"] == '{"order": 7}'
     assert event["results"]["media_url"].startswith("http://localhost/files/")
-    assert fetch(client, event["results"]["media_url"])  # signed, no token needed
+    assert get_signed(client, event["results"]["media_url"])  # signed, no token needed
 
     verify_webhook = readme_verifier()
     assert verify_webhook(secret, got_headers, body) is True

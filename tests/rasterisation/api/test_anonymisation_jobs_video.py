@@ -15,9 +15,9 @@ import pytest
 
 from rasterisation.queue import wait_for
 
-from tests.conftest import assert_error, encode, make_tenant
+from tests.conftest import assert_error, encode, get_signed, make_tenant
 from tests.rasterisation.api.test_anonymisation_jobs import (  # noqa: F401 - fixture
-    _url, fetch, stored_keys, submit, wait_status, worker,
+    _url, stored_keys, submit, wait_status, worker,
 )
 
 FRAMES, FPS = 40, 20
@@ -82,7 +82,7 @@ def test_video_job_runs_end_to_end(app, client, company, auth_headers, videos, w
     assert results["mask_url"] is None and results["instance_mask_url"] is None
 
     out = tmp_path / "out.mp4"
-    out.write_bytes(fetch(client, results["media_url"]))
+    out.write_bytes(get_signed(client, results["media_url"]))
     with av.open(str(out)) as c:
         assert c.streams.video[0].codec_context.name == "h264"
         assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
@@ -93,7 +93,7 @@ def test_video_job_runs_end_to_end(app, client, company, auth_headers, videos, w
     with av.open(str(out)) as c:
         assert [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size] == source_audio
 
-    doc = json.loads(fetch(client, results["detections_url"]))
+    doc = json.loads(get_signed(client, results["detections_url"]))
     assert doc["job_id"] == job["id"] and doc["frames"] == FRAMES
     assert len(doc["per_frame"]) == FRAMES
     boxes = [d for f in doc["per_frame"] for d in f["detections"]]

@@ -4,13 +4,12 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import PHOTO_DIR, assert_error, encode
+from tests.conftest import PHOTO_DIR, assert_error, encode, get_signed
 
 PORTRAIT = (PHOTO_DIR / "london_099.jpg").read_bytes()
 
@@ -29,19 +28,8 @@ def _post(client, company, headers, data: bytes | None = None, **form):
 
 
 def _fetch(client, url) -> Image.Image:
-    """GET a signed URL with no token: through the app (local storage) or S3 (presigned)."""
-    parts = urlsplit(url)
-    if parts.netloc not in ("localhost", ""):
-        import requests
-
-        response = requests.get(url, timeout=10)
-        assert response.status_code == 200, response.content[:300]
-        data = response.content
-    else:
-        response = client.get(f"{parts.path}?{parts.query}")
-        assert response.status_code == 200, response.data[:300]
-        data = response.data
-    im = Image.open(io.BytesIO(data))
+    """The signed URL's image (see ``get_signed``), loaded."""
+    im = Image.open(io.BytesIO(get_signed(client, url)))
     im.load()
     return im
 

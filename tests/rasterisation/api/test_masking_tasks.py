@@ -4,13 +4,12 @@ from __future__ import annotations
 import base64
 import io
 import uuid
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import PHOTO_DIR, assert_error, encode, make_tenant
+from tests.conftest import PHOTO_DIR, assert_error, encode, get_signed, make_tenant
 
 PORTRAIT = (PHOTO_DIR / "london_024.jpg").read_bytes()
 
@@ -36,20 +35,6 @@ def image_id(client, company, auth_headers, upload):
     return response.get_json()["id"]
 
 
-def _get_signed(client, url):
-    """GET a signed URL with no token: through the app (local storage) or S3 (presigned)."""
-    parts = urlsplit(url)
-    if parts.netloc not in ("localhost", ""):
-        import requests
-
-        response = requests.get(url, timeout=10)
-        assert response.status_code == 200, response.content[:300]
-        return response.content
-    response = client.get(f"{parts.path}?{parts.query}")
-    assert response.status_code == 200, response.data[:300]
-    return response.data
-
-
 def test_face_mask_by_url(client, company, auth_headers, image_id):
     task = _task(image_id, model="mediapipe_face_short", maskPadding=0, maskBlur=0)
     response = client.post(_url(company), json=task, headers=auth_headers)
@@ -62,7 +47,7 @@ def test_face_mask_by_url(client, company, auth_headers, image_id):
     [det] = body["detections"]
     assert det["label"] == "face" and 0.5 < det["confidence"] <= 1
     assert 0 <= det["x_min"] < det["x_max"] <= 1350 and 0 <= det["y_min"] < det["y_max"] <= 1350
-    mask = _decode(_get_signed(client, body["maskImageURL"]))
+    mask = _decode(get_signed(client, body["maskImageURL"]))
     assert mask.shape == (1350, 1350)
     assert set(np.unique(mask)) == {0, 255}            # white on black, no blur asked
     ys, xs = np.nonzero(mask)
