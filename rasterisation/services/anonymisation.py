@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import cv2
 import numpy as np
@@ -32,6 +31,7 @@ from rasterisation.services import images as image_service
 from rasterisation.services.analyses import decode_rgb
 from rasterisation.services import imaging
 from rasterisation.services.imaging import ImageRejected
+from rasterisation.services.retention import expiry
 from rasterisation.services.masking import encode_mask
 from algorithms.render import encode as encode_picture
 from rasterisation.storage import get_storage
@@ -174,13 +174,13 @@ def run_anonymise(company_id, req: AnonymiseRequest, *, data: bytes | None = Non
     h, w = pixels.shape[:2]
     picture, mask, instances, found = detect_and_hide(pixels, req)
 
-    fmt = req.output_format or ("jpeg" if source_format == "jpeg" else "png")
+    fmt = output_format(req, source_format)
     storage = get_storage()
     conf = image_service.settings()
     # the row first (it expires after RESULT_TTL): every stored file has one
     now = utcnow()
     row = AnonymiseResult(company_id=company_id, image_id=image.id if image else None,
-                          created_at=now, expires_at=now + timedelta(seconds=conf.result_ttl))
+                          created_at=now, expires_at=expiry(conf.result_ttl, now))
     db.session.add(row)
     db.session.commit()
     result_id, prefix = row.id, row.prefix

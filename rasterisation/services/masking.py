@@ -39,7 +39,6 @@ import time
 import uuid
 import zlib
 from dataclasses import dataclass
-from datetime import timedelta
 
 import cv2
 import numpy as np
@@ -57,7 +56,8 @@ from rasterisation.models import Image, MaskingTaskRecord, utcnow
 from rasterisation.services import images as image_service
 from rasterisation.services.analyses import decode_rgb
 from rasterisation.services.imaging import ImageRejected
-from rasterisation.storage import ObjectNotFound, get_storage
+from rasterisation.services.retention import expiry
+from rasterisation.storage import ObjectNotFound, StorageError, get_storage
 
 __all__ = ["MaskTask", "run_task", "resolve_input", "encode_mask", "OUTPUT_TYPES",
            "OUTPUT_FORMATS", "task_record_key"]
@@ -261,8 +261,6 @@ def _stored_record(company_id, task_uuid, storage) -> dict | None:
 
 def _drop_expired(row: MaskingTaskRecord, storage) -> None:
     """An expired record the sweeper has not reached yet: its mask and row go now."""
-    from rasterisation.storage import StorageError
-
     try:
         storage.delete_prefix(row.mask_prefix)
     except StorageError:
@@ -294,18 +292,15 @@ def _save_record(company_id, task: MaskTask, record: dict, image: Image,
     """Insert the task's row; the record to answer (the earlier one when a concurrent
     request with the same taskUUID got there first: this one's mask is then removed)."""
     now = utcnow()
-    ttl = _settings().result_ttl
     db.session.add(MaskingTaskRecord(
         company_id=company_id, task_uuid=task.task_uuid, image_id=image.id,
         fingerprint=record["fingerprint"], record=record, mask_prefix=mask_prefix,
-        created_at=now, expires_at=now + timedelta(seconds=ttl)))
+        created_at=now, expires_at=expiry(_settings().result_ttl, now)))
     try:
         db.session.commit()
         return record
     except IntegrityError:
         db.session.rollback()
-    from rasterisation.storage import StorageError
-
     try:
         storage.delete_prefix(mask_prefix)
     except StorageError:
