@@ -25,7 +25,7 @@ from rasterisation.storage.base import ObjectNotFound, StorageError
 
 __all__ = ["Api", "error_payload", "register_error_handlers", "summarise_errors",
            "prune_errors", "MAX_ERRORS_SHOWN", "ServiceError", "NotFound", "Conflict",
-           "InvalidInput"]
+           "InvalidInput", "field_error"]
 
 # an error body lists at most this many field errors (and says how many there were)
 MAX_ERRORS_SHOWN = 10
@@ -45,8 +45,10 @@ class ServiceError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, errors=None, headers=None):
+    def __init__(self, message: str, *, errors=None, headers=None, status: int | None = None):
         super().__init__(message)
+        if status is not None:  # a status no subclass names (413, 415, 502...)
+            self.status = status
         self.message = message
         self.errors = errors
         self.headers = dict(headers or {})
@@ -68,14 +70,16 @@ class InvalidInput(ServiceError):
     status = 422
 
 
-def field_error(error_class, location: str, field: str, message: str) -> ServiceError:
+def field_error(error_class, location: str, field: str, message: str,
+                status: int | None = None) -> ServiceError:
     """``error_class`` for one field: message ``"field: message"``, errors
-    ``{location: {field: [message]}}``.
+    ``{location: {field: [message]}}``; ``status`` overrides the class's.
 
     >>> field_error(InvalidInput, "json", "model", "unknown").errors
     {'json': {'model': ['unknown']}}
     """
-    return error_class(f"{field}: {message}", errors={location: {field: [message]}})
+    return error_class(f"{field}: {message}", errors={location: {field: [message]}},
+                       status=status)
 
 
 def error_payload(code: int, message: str, errors=None) -> dict:

@@ -24,7 +24,7 @@ from algorithms.detect.persons import detect_persons
 from algorithms.face.roi import Pyramid
 import sqlalchemy as sa
 
-from rasterisation.errors import ServiceError
+from rasterisation.errors import ServiceError, field_error
 from rasterisation.extensions import db
 from rasterisation.models import AnonymiseResult, utcnow
 from rasterisation.services import images as image_service
@@ -47,9 +47,7 @@ _EXT = {"jpeg": "jpg", "png": "png"}
 
 
 def _fail(status: int, field_name: str, message: str):
-    error = ServiceError(f"{field_name}: {message}", errors={"form": {field_name: [message]}})
-    error.status = status
-    raise error
+    raise field_error(ServiceError, "form", field_name, message, status=status)
 
 
 def parse_areas(text: str | None, field_name: str) -> tuple[tuple[float, float, float, float], ...]:

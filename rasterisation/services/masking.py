@@ -50,7 +50,7 @@ from sqlalchemy.exc import IntegrityError
 from algorithms import detect as detection
 from algorithms.face.roi import Pyramid
 from rasterisation import net
-from rasterisation.errors import Conflict, NotFound, ServiceError
+from rasterisation.errors import Conflict, NotFound, ServiceError, field_error
 from rasterisation.extensions import db
 from rasterisation.models import Image, MaskingTaskRecord, utcnow
 from rasterisation.services import images as image_service
@@ -110,9 +110,7 @@ def _settings():
 
 
 def _fail(status: int, field: str, message: str):
-    error = ServiceError(f"{field}: {message}", errors={"json": {field: [message]}})
-    error.status = status
-    raise error
+    raise field_error(ServiceError, "json", field, message, status=status)
 
 
 # ---------------------------------------------------------------- input
