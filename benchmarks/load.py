@@ -23,7 +23,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.masks_endpoint import MASKS, portrait, served  # noqa: E402
+from benchmarks.masks_endpoint import MASKS, hammer, portrait, served  # noqa: E402
 
 
 def main() -> int:
@@ -56,43 +56,30 @@ def main() -> int:
         counter = [0]
 
         def cached_client():
-            s = requests.Session()
-            s.headers.update(headers)
-            mine, bad = [], 0
-            while time.perf_counter() < stop:
-                t = time.perf_counter()
-                try:
-                    ok = s.post(url, json=body(cached_id), timeout=60).status_code == 200
-                except requests.RequestException:
-                    ok = False
-                mine.append(time.perf_counter() - t)
-                bad += not ok
+            mine, bad = hammer(headers, stop, lambda s, _: s.post(
+                url, json=body(cached_id), timeout=60).status_code == 200)
             with lock:
                 results["cached"] += mine
                 errors["cached"] += bad
 
+        def new_photo():
+            with lock:
+                counter[0] += 1
+                n = counter[0]
+            data = bytearray(photos[n % len(photos)])
+            data[-3] = n % 256  # a new photo each time (different bytes, new image id)
+            return n, data
+
+        def upload_and_ask(s, photo):
+            n, data = photo
+            up = s.post(upload_url, files={"file": (f"n{n}.jpg", bytes(data))}, timeout=120)
+            if up.status_code != 201:
+                return False
+            r = s.post(url, json=body(up.json()["id"]), timeout=300)
+            return r.status_code == 200 and all(i["error"] is None for i in r.json())
+
         def new_client():
-            s = requests.Session()
-            s.headers.update(headers)
-            mine, bad = [], 0
-            while time.perf_counter() < stop:
-                with lock:
-                    counter[0] += 1
-                    n = counter[0]
-                data = bytearray(photos[n % len(photos)])
-                data[-3] = n % 256  # a new photo each time (different bytes, new image id)
-                t = time.perf_counter()
-                try:
-                    up = s.post(upload_url, files={"file": (f"n{n}.jpg", bytes(data))},
-                                timeout=120)
-                    ok = up.status_code == 201
-                    if ok:
-                        r = s.post(url, json=body(up.json()["id"]), timeout=300)
-                        ok = r.status_code == 200 and all(i["error"] is None for i in r.json())
-                except requests.RequestException:
-                    ok = False
-                mine.append(time.perf_counter() - t)
-                bad += not ok
+            mine, bad = hammer(headers, stop, upload_and_ask, prepare=new_photo)
             with lock:
                 results["new"] += mine
                 errors["new"] += bad

@@ -63,6 +63,26 @@ def percentile(values, q):
     return float(np.percentile(np.asarray(values), q))
 
 
+def hammer(headers, stop: float, attempt, prepare=None) -> tuple[list[float], int]:
+    """One load client: until ``time.perf_counter()`` reaches ``stop``, time
+    ``attempt(session, prepare())`` on its own session with ``headers`` (``prepare``, untimed,
+    gives None if not given); ``attempt`` returns True when the request went well, a requests
+    error counts as a failure. Returns the latencies (s) and the number of failures."""
+    s = requests.Session()
+    s.headers.update(headers)
+    mine, bad = [], 0
+    while time.perf_counter() < stop:
+        job = prepare() if prepare else None
+        t = time.perf_counter()
+        try:
+            ok = attempt(s, job)
+        except requests.RequestException:
+            ok = False
+        mine.append(time.perf_counter() - t)
+        bad += not ok
+    return mine, bad
+
+
 @contextlib.contextmanager
 def served(workers: int, *, name: str = "bench"):
     """A real ``rasterisation serve`` on a free 127.0.0.1 port with a temporary data dir, one
@@ -156,17 +176,8 @@ def main():
         lock = threading.Lock()
 
         def client():
-            s = requests.Session()
-            s.headers.update(headers)
-            mine, bad = [], 0
-            while time.perf_counter() < stop:
-                t = time.perf_counter()
-                try:
-                    ok = s.post(url, json=body(image_id), timeout=30).status_code == 200
-                except requests.RequestException:
-                    ok = False
-                mine.append(time.perf_counter() - t)
-                bad += not ok
+            mine, bad = hammer(headers, stop, lambda s, _: s.post(
+                url, json=body(image_id), timeout=30).status_code == 200)
             with lock:
                 latencies.extend(mine)
                 errors[0] += bad
