@@ -59,6 +59,7 @@ def resize(img, f):
 
 
 def face_crop(img, face, margin=0.35):
+    """The face and some surroundings (keeps upscaled photos small)."""
     x0, y0, x1, y1 = face.box
     w, h = x1 - x0, y1 - y0
     xa, ya = max(int(x0 - margin * w), 0), max(int(y0 - margin * h), 0)

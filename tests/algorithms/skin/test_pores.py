@@ -23,35 +23,23 @@ from algorithms.skin.geometry import rasterise
 from algorithms.skin.skin_image import features_by_area, prepare
 from algorithms.skin import native as N
 from algorithms.skin import pores as P
+from benchmarks.pores_resolution import face_crop, resize
 from tests.conftest import load_portrait
 
 CLOSE_UP = "london_099"   # sharpest of the 36 (quality sharpness 0.337), 3.33 px/mm
 
 
-def _resize(img, f):
-    return cv2.resize(img, None, fx=f, fy=f,
-                      interpolation=cv2.INTER_LANCZOS4 if f > 1 else cv2.INTER_AREA)
-
-
-def _face_crop(img, face, margin=0.35):
-    """The face and some surroundings (keeps upscaled test photos small)."""
-    x0, y0, x1, y1 = face.box
-    w, h = x1 - x0, y1 - y0
-    xa, ya = max(int(x0 - margin * w), 0), max(int(y0 - margin * h), 0)
-    return np.ascontiguousarray(img[ya:int(y1 + margin * h), xa:int(x1 + margin * w)])
-
-
 @pytest.fixture(scope="module")
 def close_up():
     img = load_portrait(CLOSE_UP)
-    return _face_crop(img, analyse_face(img))
+    return face_crop(img, analyse_face(img))
 
 
 @pytest.fixture(scope="module")
 def upscaled(close_up):
     out = {}
     for f in (2, 3):
-        img = _resize(close_up, f)
+        img = resize(close_up, f)
         face = analyse_face(img)
         out[f] = (img, face, P.Pores().analyse(img, face))
     return out
@@ -105,7 +93,7 @@ def test_a_null_score_renders_and_serialises(face_of):
 
 def test_native_view_maps_back_to_restored_coordinates():
     """A dark dot drawn into a 3x photo is found where it was drawn (restored pixels)."""
-    img = _resize(load_portrait("london_107"), 3)
+    img = resize(load_portrait("london_107"), 3)
     face = analyse_face(img)
     target = np.array([[330.0, 560.0]])                    # restored: the right cheek
     x, y = apply_affine(face.restored.to_original, target)[0]
@@ -199,9 +187,9 @@ def test_distance_scores_agree_or_are_both_null(close_up):
     null; on its 4x upscale (13 px/mm, capped at 12; not real detail) and that at 0.5x
     (6.7 px/mm) both are scored."""
     out = []
-    for base in (close_up, _resize(close_up, 4)):
+    for base in (close_up, resize(close_up, 4)):
         scores = []
-        for img in (base, _resize(base, 0.5)):
+        for img in (base, resize(base, 0.5)):
             face = analyse_face(img)
             scores.append(P.Pores().analyse(img, face).main_metric.value)
         out.append(scores)
