@@ -23,7 +23,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.masks_endpoint import MASKS, hammer, portrait, served  # noqa: E402
+from benchmarks.masks_endpoint import MASKS, hammer, portrait, run_threads, served  # noqa: E402
 
 
 def main() -> int:
@@ -84,14 +84,7 @@ def main() -> int:
                 results["new"] += mine
                 errors["new"] += bad
 
-        threads = ([threading.Thread(target=cached_client) for _ in range(args.cached)]
-                   + [threading.Thread(target=new_client) for _ in range(args.new)])
-        t0 = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        elapsed = time.perf_counter() - t0
+        elapsed = run_threads([cached_client] * args.cached + [new_client] * args.new)
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; "
           f"server: {args.workers} workers, default threads; {elapsed:.0f} s")

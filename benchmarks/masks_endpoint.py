@@ -83,6 +83,17 @@ def hammer(headers, stop: float, attempt, prepare=None) -> tuple[list[float], in
     return mine, bad
 
 
+def run_threads(targets) -> float:
+    """Run each of ``targets`` in its own thread, all at once; the wall time (s) until all end."""
+    threads = [threading.Thread(target=target) for target in targets]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t0
+
+
 @contextlib.contextmanager
 def served(workers: int, *, name: str = "bench"):
     """A real ``rasterisation serve`` on a free 127.0.0.1 port with a temporary data dir, one
@@ -182,13 +193,7 @@ def main():
                 latencies.extend(mine)
                 errors[0] += bad
 
-        threads = [threading.Thread(target=client) for _ in range(args.clients)]
-        t0 = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        elapsed = time.perf_counter() - t0
+        elapsed = run_threads([client] * args.clients)
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     new_med = statistics.median(new_times)
