@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 from rasterisation.models import AnonymiseResult, MaskingTaskRecord, anonymised_prefix, utcnow
 from rasterisation.storage import StorageError
 
-__all__ = ["ExpiryReport", "sweep_expired", "expiry", "LEGACY_TASKS"]
+__all__ = ["ExpiryReport", "sweep_expired", "expiry", "LEGACY_TASKS", "prefix_uuid",
+           "remove_prefix"]
 
 LEGACY_TASKS = "masking_tasks/"      # under companies/<cid>/: the records before the table
 _BATCH = 200
@@ -54,14 +55,17 @@ class ExpiryReport:
         return self.masking_tasks + self.anonymised + self.leftovers
 
 
-def _uuid(segment: str) -> uuid.UUID | None:
+def prefix_uuid(segment: str) -> uuid.UUID | None:
+    """The UUID a directory ends with (``companies/<cid>/`` -> cid), or None."""
     try:
         return uuid.UUID(segment.rstrip("/").rsplit("/", 1)[-1])
     except ValueError:
         return None
 
 
-def _remove(storage, prefix: str, report: ExpiryReport) -> bool:
+def remove_prefix(storage, prefix: str, report) -> bool:
+    """Remove everything under ``prefix``, counted in ``report.objects_removed``; on a
+    storage error, note it in ``report.errors`` and answer False."""
     try:
         report.objects_removed += storage.delete_prefix(prefix)
         return True
@@ -85,7 +89,7 @@ def sweep_expired(session: Session, storage, *, ttl: timedelta | None = None,
         session.rollback()
         done = 0
         for company_id, task_uuid, mask_prefix in rows:
-            if not _remove(storage, mask_prefix, report):
+            if not remove_prefix(storage, mask_prefix, report):
                 continue
             session.execute(sa.delete(T).where(T.company_id == company_id,
                                                T.task_uuid == task_uuid, T.expires_at <= now))
@@ -101,7 +105,7 @@ def sweep_expired(session: Session, storage, *, ttl: timedelta | None = None,
         session.rollback()
         done = 0
         for result_id, company_id in rows:
-            if not _remove(storage, anonymised_prefix(company_id, result_id), report):
+            if not remove_prefix(storage, anonymised_prefix(company_id, result_id), report):
                 continue
             session.execute(sa.delete(A).where(A.id == result_id))
             session.commit()
@@ -118,17 +122,17 @@ def sweep_expired(session: Session, storage, *, ttl: timedelta | None = None,
 def _leftovers(session: Session, storage, cutoff: datetime, report: ExpiryReport) -> None:
     """Row-less prefixes of older versions, untouched since ``cutoff``."""
     for company_dir in storage.list_dirs("companies/"):
-        company_id = _uuid(company_dir)
+        company_id = prefix_uuid(company_dir)
         if company_id is None:
             continue
         try:
             legacy = f"{company_dir}{LEGACY_TASKS}"
             newest = storage.newest(legacy)
-            if newest is not None and newest <= cutoff and _remove(storage, legacy, report):
+            if newest is not None and newest <= cutoff and remove_prefix(storage, legacy, report):
                 report.leftovers += 1
             dirs = {}
             for d in storage.list_dirs(f"{company_dir}anonymised/"):
-                rid = _uuid(d)
+                rid = prefix_uuid(d)
                 if rid is not None and d == anonymised_prefix(company_id, rid):
                     dirs[rid] = d
         except StorageError as exc:
@@ -149,5 +153,5 @@ def _leftovers(session: Session, storage, cutoff: datetime, report: ExpiryReport
             except StorageError as exc:
                 report.errors.append(f"{dirs[rid]}: {exc}")
                 continue
-            if (newest is None or newest <= cutoff) and _remove(storage, dirs[rid], report):
+            if (newest is None or newest <= cutoff) and remove_prefix(storage, dirs[rid], report):
                 report.leftovers += 1

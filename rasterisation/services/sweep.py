@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -39,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from rasterisation.models import Image, image_prefix, utcnow
+from rasterisation.services.retention import prefix_uuid, remove_prefix, sweep_expired
 from rasterisation.storage import StorageError
 
 __all__ = ["SweepReport", "sweep", "run_sweep", "sweep_forever", "DEFAULT_GRACE", "engine_for"]
@@ -66,19 +66,10 @@ class SweepReport:
         return text
 
 
-def _uuid(segment: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(segment.rstrip("/").rsplit("/", 1)[-1])
-    except ValueError:
-        return None
-
-
 def sweep(session: Session, storage, *, grace: timedelta = DEFAULT_GRACE,
           now=None, result_ttl: timedelta | None = None) -> SweepReport:
     """One pass over the database and the store; see the module docstring. ``result_ttl``
     (the service's RESULT_TTL) also removes row-less results of older versions."""
-    from rasterisation.services.retention import sweep_expired
-
     report = SweepReport()
     cutoff = (now or utcnow()) - grace
     expired = sweep_expired(session, storage, ttl=result_ttl, now=now)
@@ -91,11 +82,7 @@ def sweep(session: Session, storage, *, grace: timedelta = DEFAULT_GRACE,
         sa.select(Image.id, Image.company_id)
         .where(Image.deleted_at.is_not(None), Image.deleted_at <= cutoff)).all()
     for image_id, company_id in marked:
-        prefix = image_prefix(company_id, image_id)
-        try:
-            report.objects_removed += storage.delete_prefix(prefix)
-        except StorageError as exc:
-            report.errors.append(f"{prefix}: {exc}")
+        if not remove_prefix(storage, image_prefix(company_id, image_id), report):
             continue
         session.execute(sa.delete(Image).where(Image.id == image_id))
         session.commit()
@@ -103,12 +90,12 @@ def sweep(session: Session, storage, *, grace: timedelta = DEFAULT_GRACE,
 
     # 2. image prefixes with no row
     for company_dir in storage.list_dirs("companies/"):
-        company_id = _uuid(company_dir)
+        company_id = prefix_uuid(company_dir)
         if company_id is None:
             continue
         dirs = {}
         for image_dir in storage.list_dirs(f"{company_dir}images/"):
-            image_id = _uuid(image_dir)
+            image_id = prefix_uuid(image_dir)
             if image_id is not None and image_dir == image_prefix(company_id, image_id):
                 dirs[image_id] = image_dir
         ids = list(dirs)
@@ -124,12 +111,13 @@ def sweep(session: Session, storage, *, grace: timedelta = DEFAULT_GRACE,
             prefix = dirs[image_id]
             try:
                 newest = storage.newest(prefix)
-                if newest is not None and newest > cutoff:
-                    continue  # an upload or a request may still be writing it
-                report.objects_removed += storage.delete_prefix(prefix)
-                report.orphan_prefixes += 1
             except StorageError as exc:
                 report.errors.append(f"{prefix}: {exc}")
+                continue
+            if newest is not None and newest > cutoff:
+                continue  # an upload or a request may still be writing it
+            if remove_prefix(storage, prefix, report):
+                report.orphan_prefixes += 1
     return report
 
 
