@@ -20,7 +20,11 @@ from algorithms.skin.scores import density, exp_score, main_metric, numeric, spo
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.skin.spots import local_difference, robust_sigma, spot_components
 
-ZONE = SKIN_REGIONS
+# Acne spares the periorbital skin: it is a disease of the sebaceous follicles, which are
+# few on the lids and under the eyes, where thin skin over the orbicularis and its venous
+# plexus reads as red in the haemoglobin index (docs/algorithms.md#acne).
+PERIORBITAL = ("left_under_eye", "right_under_eye", "left_crows_feet", "right_crows_feet")
+ZONE = tuple(r for r in SKIN_REGIONS if r not in PERIORBITAL)
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
 SMOOTH_MM = 0.35
 BACKGROUND_MM = 4.0

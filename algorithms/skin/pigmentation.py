@@ -59,6 +59,18 @@ SOLID_FROM_MM2 = 2.0
 NEAR_SHARE_MAX = 0.6        # a dark patch with more of its area this near the outline or a
                            # brow is hair (the skin mask's call stands)
 PATCH_ASPECT_MAX = 2.5     # ... and so is one more elongated than this (strands, brow tails)
+# JPEG keeps colour at half resolution in 8x8 blocks: a spot within one such block (16 px
+# of the photo) loses most of its hue, so a small mole or freckle reads as grey darkening
+# and fails the melanin test. Such spots count on darkness alone when they are clearly dark,
+# at least SMALL_MIN_MM across (pores are up to 1 mm), round, not red (haemoglobin excess
+# below HB_RATIO_MAX x the darkening: acne, vessels) and SMALL_EDGE_MM inside the zone
+# (where lashes, brow hairs, nostril rims and the outline's shading end).
+CHROMA_BLOCK_PX = 16.0
+SMALL_Z = 5.0
+SMALL_MIN_MM = 1.0
+SMALL_ASPECT_MAX = 2.0
+SMALL_EDGE_MM = 2.0
+HB_RATIO_MAX = 0.5
 DEPTH_CAP = 15.0           # L*: deeper spots (moles) weigh no more than this
 WEIGHT_FULL = 3.0          # z above Z_HIGH at which a spot counts fully
 LOAD_FLOOR = 0.0001      # population 25th percentile of the load: below, a clear face (100)
@@ -238,8 +250,9 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
     amax = np.pi / 4 * DIAMETER_MM[1] ** 2
     spots = spot_components(contrast, zone, skin, Z_HIGH, Z_LOW, amin, amax, THICK_MIN_MM,
                             ASPECT_MAX)
-    if not spots:
-        return spots
+    small = achromatic_spots(skin, zone, dark_z, dark, spots)
+    if not spots and not small:
+        return []
     dark_l = np.maximum.reduce([robust_difference(skin, -skin.lab[0], zone, SMOOTH_MM, b)[0]
                                 for b in BACKGROUNDS_MM])
     out = []
@@ -258,5 +271,41 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
         s["melanin"] = mm_
         s["ratio"] = ratio
         s["intensity"] = float(dark_l[m].mean())  # reported in L*
+        out.append(s)
+    for s in small:
+        s["intensity"] = float(dark_l[rasterise(s["polygon"], skin.shape)].mean())
+    return out + small
+
+
+def achromatic_spots(skin: SkinImage, zone: np.ndarray, dark_z: np.ndarray, dark: np.ndarray,
+                     taken: list[dict]) -> list[dict]:
+    """Spots smaller than a JPEG colour block, found by their darkness alone (see
+    CHROMA_BLOCK_PX): none where the photo is sharp enough that a spot this small is under
+    SMALL_MIN_MM, i.e. where colour resolves every spot the melanin test is asked about."""
+    mm = skin.px_per_mm
+    if CHROMA_BLOCK_PX <= SMALL_MIN_MM * mm:
+        return []
+    free = np.ones(skin.shape, bool)
+    for s in taken:
+        free &= ~rasterise(s["polygon"].buffer(SMALL_EDGE_MM * mm), skin.shape)
+    inner = cv2.distanceTransform(zone.astype(np.uint8), cv2.DIST_L2, 3) >= SMALL_EDGE_MM * mm
+    cands = spot_components(np.where(free, dark_z, 0.0), zone, skin, SMALL_Z, Z_LOW,
+                            np.pi / 4 * SMALL_MIN_MM ** 2,
+                            np.pi / 4 * (CHROMA_BLOCK_PX / mm) ** 2, THICK_MIN_MM,
+                            SMALL_ASPECT_MAX, SOLIDITY_MIN)
+    if not cands:
+        return []
+    hb = np.maximum.reduce([robust_difference(skin, skin.haemoglobin, zone, MEL_SMOOTH_MM, b)[0]
+                            for b in BACKGROUNDS_MM])
+    out = []
+    for s in cands:
+        cx, cy = (int(round(v)) for v in s["centre"])
+        m = rasterise(s["polygon"], skin.shape)
+        if not m.any() or not inner[cy, cx]:
+            continue
+        d = float(dark[m].mean())
+        if d <= 0 or float(hb[m].mean()) > HB_RATIO_MAX * d:
+            continue
+        s["z"] = float(dark_z[m].max())
         out.append(s)
     return out

@@ -1,0 +1,79 @@
+"""Colour findings on a real portrait: what pigmentation and acne take and leave.
+
+A spot is drawn into london_107 (light skin) at a cheek or under-eye point given by the
+mesh, the photo is re-encoded as JPEG q90 (as a client's photo would be) and analysed
+afresh.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from algorithms.pipeline import PhotoAnalysis
+
+# mesh points: right cheek below the eye's centre; right lower lid (inner third)
+CHEEK, UNDER_EYE = 50, 230
+
+
+def _jpeg(img: np.ndarray) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=90)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _draw_spot(img, centre, radius_px, absorb) -> np.ndarray:
+    """A soft round spot: each channel c multiplied by 1 - absorb[c] * profile."""
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    d = np.hypot(xx - centre[0], yy - centre[1]) / radius_px
+    profile = np.clip(1.25 - d, 0, 1).clip(max=1.0)[..., None]
+    out = img.astype(np.float32) * (1 - np.asarray(absorb, np.float32) * profile)
+    return _jpeg(np.clip(out, 0, 255).astype(np.uint8))
+
+
+def _found_near(result, point, radius_px) -> bool:
+    from shapely.geometry import Point
+
+    disc = Point(*point).buffer(radius_px)
+    return any(f.geometry.intersects(disc) for mk in result.masks for f in mk.features)
+
+
+@pytest.fixture(scope="module")
+def base(face_of):
+    img, face = face_of("london_107")
+    return img, face
+
+
+def _point(face, index, down_mm=0.0):
+    x, y = face.landmarks[index]
+    return float(x), float(y + down_mm * face.px_per_mm)
+
+
+def test_a_small_grey_mole_is_pigmentation(base):
+    """A 1.5 mm mole whose darkening JPEG leaves all but colourless (as on london_002 and
+    london_063, where the melanin test alone missed every small mole) is found; the same
+    darkening in red (a papule's colour) is not pigmentation."""
+    img, face = base
+    p = _point(face, CHEEK, down_mm=8.0)
+    r = 0.75 * face.px_per_mm
+    grey = _draw_spot(img, p, r, (0.35, 0.35, 0.35))
+    assert _found_near(PhotoAnalysis(grey).result("pigmentation"), p, 2 * r)
+    red = _draw_spot(img, p, r, (0.05, 0.45, 0.35))
+    assert not _found_near(PhotoAnalysis(red).result("pigmentation"), p, 2 * r)
+
+
+def test_acne_spares_the_periorbital_skin(base):
+    """A red papule on the cheek is acne; the same under the lower lid, where thin skin over
+    the orbicularis is red by nature, is not looked for."""
+    img, face = base
+    r = 1.2 * face.px_per_mm
+    on_cheek = _point(face, CHEEK, down_mm=10.0)
+    found = PhotoAnalysis(_draw_spot(img, on_cheek, r, (0.02, 0.4, 0.3))).result("acne")
+    assert _found_near(found, on_cheek, 2 * r)
+    under_eye = _point(face, UNDER_EYE, down_mm=3.5)
+    found = PhotoAnalysis(_draw_spot(img, under_eye, r, (0.02, 0.4, 0.3))).result("acne")
+    assert not _found_near(found, under_eye, 2 * r)
