@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from algorithms.skin.skin_image import SkinImage
 
 __all__ = ["LINE_TYPES", "REGION_TYPE", "ORIENTATION", "MAX_LENGTH_MM", "ANATOMY_BAND_MM",
-           "anatomy_bands", "classify", "orientation_fits", "line_angle", "typed"]
+           "anatomy_bands", "surface_slope", "classify", "orientation_fits", "line_angle",
+           "typed"]
 
 LINE_TYPES = ("forehead", "glabella", "crows_feet", "under_eye", "nasolabial", "marionette",
               "perioral", "cheek", "chin")
@@ -72,6 +73,9 @@ REGION_TYPE = {
 _NOSE_SIDE = (193, 245, 128, 47, 126, 209, 129, 64, 98, 97, 2)  # nasofacial groove to ala
 _ALA = (129, 49, 48, 219, 218, 237, 44, 1)                       # alar rim and crease
 _PHILTRUM = (0, 164, 2)
+# the mentolabial sulcus, between the lower lip and the chin's prominence: a fold of the
+# chin's shape at any age (closed: both its edges and the crease between them)
+_MENTOLABIAL = (194, 83, 18, 313, 418, 421, 200, 201)
 _MOUTH_CORNERS = (61, 291)
 
 
@@ -79,7 +83,8 @@ def _chains() -> list[tuple[tuple[int, ...], bool]]:
     """(mesh index chain, closed) of every contour whose valley is anatomy."""
     out = [(ix.FACE_OVAL, True), (ix.LIPS_OUTER, True), (ix.RIGHT_EYE, True),
            (ix.LEFT_EYE, True), (ix.RIGHT_BROW, True), (ix.LEFT_BROW, True),
-           (ix.RIGHT_NOSTRIL, True), (ix.LEFT_NOSTRIL, True), (_PHILTRUM, False)]
+           (ix.RIGHT_NOSTRIL, True), (ix.LEFT_NOSTRIL, True), (_PHILTRUM, False),
+           (_MENTOLABIAL, True)]
     for chain in (_NOSE_SIDE, _ALA):
         out += [(chain, False), (ix.mirror_indices(chain), False)]
     return out
@@ -96,6 +101,51 @@ def anatomy_bands(points: np.ndarray, px_per_mm: float, shape) -> np.ndarray:
         cv2.polylines(band, [pts], closed, 1, thickness=thickness, lineType=cv2.LINE_8,
                       shift=4)
     return band.astype(bool)
+
+
+# Skin turned further than this from the camera (the mesh's depth slope: tan 60 deg) is
+# foreshortened to half its size or less, and the shading of the face's curve there (the
+# cheek turning to the ear, a strand of hair lying on it) is steep enough to read as a
+# valley: a cheek line there is the outline's shading, not a fold of the skin.
+FORESHORTENED_SLOPE = math.tan(math.radians(60.0))
+SLOPE_TYPES = ("cheek",)
+
+
+def surface_slope(face, shape) -> np.ndarray:
+    """The face surface's depth gradient (dz/dx, dz/dy) at each pixel of the restored face,
+    ``(H, W, 2)``: its length is the tan of the angle to the image plane, 0 outside the
+    landmark mesh or without landmark depths."""
+    out = np.zeros((*shape, 2), np.float32)
+    points = face.landmarks_restored
+    if face.landmarks_z is None or not ix.has_mesh(points):
+        return out
+    from scipy.spatial import Delaunay
+
+    scale = math.sqrt(abs(np.linalg.det(np.asarray(face.restored.from_original)[:, :2])))
+    p = np.asarray(points, np.float64)[:468]           # the mesh (the iris has no depth)
+    z = np.asarray(face.landmarks_z, np.float64)[:468] * scale
+    tri = Delaunay(p).simplices
+    m = np.stack([p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]]], 1)
+    dz = np.stack([z[tri[:, 1]] - z[tri[:, 0]], z[tri[:, 2]] - z[tri[:, 0]]], 1)
+    ok = np.abs(np.linalg.det(m)) > 1e-6
+    grad = np.linalg.solve(m[ok], dz[ok][..., None])[..., 0]
+    for t, g in zip(tri[ok], grad):
+        cv2.fillConvexPoly(out, np.round(p[t] * 16).astype(np.int32), (float(g[0]), float(g[1])),
+                           cv2.LINE_8, 4)
+    return out
+
+
+def _follows_the_turn(line: LineString, grad: np.ndarray) -> bool:
+    """Whether a line lies where the surface turns away (median slope over
+    FORESHORTENED_SLOPE) and runs along that turn (within 30 degrees of the depth contour):
+    the shading of the face's curve, or hair falling along it."""
+    g = np.median(grad, axis=0)
+    n = float(np.hypot(*g))
+    if n <= FORESHORTENED_SLOPE:
+        return False
+    xy = np.asarray(line.coords, float)
+    d = xy[-1] - xy[0]
+    return abs(float(d @ g)) <= 0.5 * n * (float(np.hypot(*d)) + 1e-9)
 
 
 def line_angle(line: LineString) -> float:
@@ -177,7 +227,7 @@ def _distance_to_hair(skin: "SkinImage") -> np.ndarray:
 STRAIGHTNESS_MIN = 0.6  # end-to-end distance / length: wrinkles are smooth, hair curls
 
 
-def typed(lines: list[dict], skin: "SkinImage", points: np.ndarray) -> list[dict]:
+def typed(lines: list[dict], skin: "SkinImage", points: np.ndarray, slope=None) -> list[dict]:
     """The ``lines`` (dicts with ``line``, ``centre`` and ``depth_ln``, as
     :func:`algorithms.skin.lines.detect` gives them) that are wrinkles, each with its
     ``type``: see the module doc."""
@@ -198,6 +248,8 @@ def typed(lines: list[dict], skin: "SkinImage", points: np.ndarray) -> list[dict
             continue
         kind = classify(ln["centre"], regions, points)
         if kind is None or not orientation_fits(kind, line_angle(line)):
+            continue
+        if kind in SLOPE_TYPES and slope is not None and _follows_the_turn(line, slope[yi, xi]):
             continue
         if line.length > skin.px(MAX_LENGTH_MM[kind]):
             continue
