@@ -24,7 +24,8 @@ of specular highlights; each line is typed by the zone its middle lies in and ke
 its direction fits that zone's orientation prior, it is smooth and it is no hair.
 
 Score: the wrinkle index, mean valley strength of L* at ENERGY_SCALE_MM over the zone (wrinkle
-texture, whether or not it forms lines long enough to draw) plus LOAD_WEIGHT x the
+texture, whether or not it forms lines long enough to draw; the lower lids, whose folds are
+there at any age, weigh UNDER_EYE_WEIGHT) plus LOAD_WEIGHT x the
 depth-weighted length of the drawn lines per cm2, mapped by
 100 * exp(-(index - INDEX_FLOOR) / INDEX_REF).
 """
@@ -73,11 +74,11 @@ DUPLICATE_MM = 1.0       # a line mostly this close to a stronger one is the sam
 DEEP_WIDTH_MM = 1.2      # wider than this ...
 DEEP_DEPTH = 12.0        # ... and deeper than this (L*): a deep line, drawn as a polygon
 WIDTH_PER_SCALE = 2.0    # a line of width w answers best at scale ~ w / 2
-# Score (docs/algorithms.md#lines): index = mean valley energy of the zone + LOAD_WEIGHT x
-# depth-weighted line length per cm2; score = 100 exp(-(index - INDEX_FLOOR) / INDEX_REF),
-# fitted on the 36 development portraits (benchmarks/population.py): their 5th percentile
-# scores 90; the slope is as steep as exposure allows (+-10 % brightness scales L* contrasts
-# by ~8 % and must move a score less than 5 points), which puts their 95th near 72.
+# Score (docs/algorithms.md#lines): index = mean valley energy of the zone (the lower lids
+# at UNDER_EYE_WEIGHT) + LOAD_WEIGHT x depth-weighted line length per cm2; score =
+# 100 exp(-(index - INDEX_FLOOR) / INDEX_REF). The slope is as steep as exposure allows
+# (+-10 % brightness scales L* contrasts by ~8 % and must move a score less than 5 points);
+# the floor puts the 36 development portraits' median near 89 (benchmarks/population.py).
 ENERGY_SCALE_MM = 1.0    # valleys ~2 mm wide: resolved from ~2 px/mm, so close and far
                          # photos of one face measure alike
 RIDGE_GAIN = 0.45        # L* Hessian valley strength = RIDGE_GAIN * depth (L*)
@@ -85,7 +86,10 @@ BLOB_BETA = 0.5          # how round a valley may be before it is a blob, not a 
 DEPTH_LOW = 3.0          # L*: a line this shallow counts nothing in the score ...
 WEIGHT_FULL = 10.0       # ... and fully from this depth
 LOAD_WEIGHT = 0.01
-INDEX_FLOOR = 0.46
+UNDER_EYE_WEIGHT = 0.5   # the lower lid's valleys are in good part the orbit's own folds
+                         # (lid crease, tear trough: there from youth); half, not none: its
+                         # fine wrinkles are real
+INDEX_FLOOR = 0.44
 INDEX_REF = 1.05
 
 
@@ -128,11 +132,14 @@ class Lines(Algorithm):
         centres = np.array([ln["centre"] for ln in lines]).reshape(-1, 2)
         load_w = length * line_weight(depth)
         energy = valley_energy(skin, zone)
+        weight = np.where(skin.mask(("left_under_eye", "right_under_eye")), UNDER_EYE_WEIGHT,
+                          1.0).astype(np.float32)
 
         def metrics(sel, region):
             cm2 = max(skin.px2_to_cm2(region.sum()), 1e-6)
             area_zone = zone & region
-            e = float(energy[area_zone].mean()) if area_zone.any() else 0.0
+            w = weight[area_zone]
+            e = float((energy[area_zone] * w).sum() / w.sum()) if area_zone.any() else 0.0
             index = e + LOAD_WEIGHT * float(load_w[sel].sum()) / cm2
             score = exp_score(index - INDEX_FLOOR, INDEX_REF)
             subs = [numeric("lines", "wrinkle_index", index, "L*"),
