@@ -11,13 +11,16 @@ Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
   certain (discs on both cheeks), and a pixel is hair when it departs from that skin the way
   hair does: less blood, more melanin, darker. The three one-sided z-scores are summed,
   smoothed over HAIR_SMOOTH_MM and thresholded at HAIR_Z; a candidate must also be bloodless
-  (BLOOD_MIN_Z) or very dark (DARK_ALONE_Z), since shading moves melanin and L* too. A
+  (BLOOD_MIN_Z) or very dark (DARK_ALONE_Z), since shading moves melanin and L* too, and lie
+  off the nose below the eyes (the face layer's nose region from NOSE_BELOW_EYES_MM under the
+  inner canthi down), where no hair grows but side light shades one side. A
   flagged patch counts as hair when it touches the anatomy part's edge or the brows, or is
   larger than HAIR_ISOLATED_MM2; a small isolated dark patch inside the face is a mole or a
   freckle, a finding, not hair. Beards and stubble are a texture of dark dots: in the beard
   zone (below the nose) a dot z-score adds to the hair score, and on a bearded face (median
-  dot z over the zone >= BEARDED_Z) the beard zone's blood + darkness + dots, averaged, above
-  BEARD_Z is hair;
+  dot z over the zone >= beard.BEARDED_Z) the beard is found per face from the zone's blood +
+  darkness + dots (:mod:`algorithms.skin.beard`: grown from its confident part, up the
+  cheeks' sides, and with the lighter patches it encloses);
 * **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
 
 Specular highlights (L* well above the skin's, HIGHLIGHT_Z robust deviations) stay in the
@@ -46,6 +49,7 @@ from shapely.geometry.base import BaseGeometry
 from algorithms.face import indices as ix
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import FaceGeometry
+from algorithms.skin.beard import beard_hair, is_bearded
 from algorithms.skin.geometry import rasterise  # the one rasteriser of the skin layer
 
 __all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
@@ -76,19 +80,20 @@ DOT_SD_FLOOR = 0.06
 BLOOD_MIN_Z = 0.75
 DOT_MIN_Z = 2.0
 DARK_ALONE_Z = 4.0     # ... or be far darker than any shading of the face's skin
+# No hair grows on the nose: side light shades one nose side from the eye corner to the
+# nostril, a patch touching the eye and nostril holes that passed as hair (london_031, 063).
+# Only from this far below the inner canthi: the eye socket's shade beside them stays with
+# the hair test (pigmentation's given-back patches and fitted scores count london_102's;
+# docs/algorithms.md#skin).
+INNER_CANTHI = (133, 362)
+NOSE_BELOW_EYES_MM = 2.0
 # Beards grow below the nose: the dot texture counts only below the line this far above the
 # subnasale (mesh point 2; the restored face has its eyes level). Above it, lashes, lid
 # creases, forehead lines and the nose's pores are dotted too and are skin.
 BEARD_ABOVE_MM = 3.0
 SUBNASALE = 2
 DOT_EDGE_MM = 1.0        # beside the lips' and nostrils' margins the dot filter sees their edge
-# A bearded face: the median dot z over the beard zone reaches BEARDED_Z (shaved, clean and
-# female faces: -0.3..0.8 on the development portraits; stubble and beards 2.2-5.9). Then the
-# beard is the beard-zone skin whose blood + darkness + dot z, averaged over BEARD_SMOOTH_MM,
-# exceeds BEARD_Z: a pixel alone cannot tell stubble from shaded skin, a face can.
-BEARDED_Z = 1.5
-BEARD_SMOOTH_MM = 1.5
-BEARD_Z = 2.0
+# A bearded face's beard: algorithms/skin/beard.py.
 HIGHLIGHT_Z = 3.5
 BORDER_BAND_MM = 1.5
 COLOUR_GUARD_MM = 1.0    # colour findings keep this far from highlights and clipped pixels
@@ -194,24 +199,28 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     blood = cv2.GaussianBlur((np.maximum(hb0 - haemoglobin, 0) / hb_sd).astype(np.float32),
                              (0, 0), HAIR_SMOOTH_MM * mm)
     chroma = cv2.GaussianBlur(chroma, (0, 0), HAIR_SMOOTH_MM * mm)
-    dots = _dot_z(lightness, seeds, mm, anatomy)
+    all_dots = _dot_z(lightness, seeds, mm, anatomy)
     beard_zone = np.zeros(shape, bool)
+    top = max(pts[SUBNASALE][1] - BEARD_ABOVE_MM * mm, 0.0) if ix.has_mesh(pts) else 0.0
     if ix.has_mesh(pts):
-        beard_zone[max(int(pts[SUBNASALE][1] - BEARD_ABOVE_MM * mm), 0):] = True
-    beard_zone &= anatomy
-    dots[~beard_zone] = 0.0
-    if ix.has_mesh(pts):
+        beard_zone[int(top):] = True
         f = feature_polygons(pts)
         for name, margin in (("lips", LIPS_MARGIN_MM), ("right_nostril", NOSTRIL_MARGIN_MM),
                              ("left_nostril", NOSTRIL_MARGIN_MM)):
-            dots[_fill(f[name].buffer((margin + DOT_EDGE_MM) * mm), shape)] = 0.0
+            all_dots[_fill(f[name].buffer((margin + DOT_EDGE_MM) * mm), shape)] = 0.0
+    beard_zone &= anatomy
+    dots = np.where(beard_zone, all_dots, 0.0)
     dark = cv2.GaussianBlur(dark, (0, 0), HAIR_SMOOTH_MM * mm)
     z = chroma + dark + np.where(dots >= DOT_MIN_Z, dots, 0)  # only clearly dotted skin
     flagged = (z > HAIR_Z) & anatomy & ((blood >= BLOOD_MIN_Z) | (dark >= DARK_ALONE_Z))
-    if beard_zone.any() and np.median(dots[beard_zone & measurable]) >= BEARDED_Z:
-        beard = cv2.GaussianBlur(blood + dark + np.maximum(dots, 0), (0, 0),
-                                 BEARD_SMOOTH_MM * mm) > BEARD_Z
-        beard &= beard_zone
+    nose = face.regions.get("nose")
+    if nose is not None and not nose.is_empty and ix.has_mesh(pts):
+        # no hair grows on the nose below the eyes: a dark side there is side light's shade
+        lower = np.zeros(shape, bool)
+        lower[max(int(pts[list(INNER_CANTHI), 1].max() + NOSE_BELOW_EYES_MM * mm), 0):] = True
+        flagged &= ~(_fill(nose, shape) & lower)
+    if is_bearded(dots, beard_zone & measurable):
+        beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm)
     else:
         beard = np.zeros(shape, bool)
     hair = _hair_patches(flagged, anatomy, pts, mm) | beard

@@ -2,8 +2,10 @@
 tests/data/skin_hair_labels.json; docs/benchmarks.md "Skin mask: hair against hand labels").
 
 Bars sit just above what the benchmark measured, so a regression fails: the goal (< 1 % hair
-in the mask) is met on the six committed portraits except london_042's thin moustache, not
-on the bearded men (london_022, 036, 008, read from ../shared/photos when it is there).
+in the mask) is met on the six committed portraits except london_042's thin moustache, and
+on the bearded london_022 and 036 (read from ../shared/photos when it is there; 10.9 and
+1.8 % before the beard was grown from its confident part, up the cheeks' sides and over the
+lighter patches it encloses); london_008 keeps a 2 mm strip at its sideburns' edge.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from benchmarks.skin_hair import LABELS, find_photo, measure
 LAB = json.loads(LABELS.read_text())["photos"]
 BARS = {"london_006": 0.01, "london_021": 0.01, "london_024": 0.01, "london_042": 0.03,
         "london_099": 0.01, "london_107": 0.01}
-BEARDED = {"london_022": 0.12, "london_036": 0.025, "london_008": 0.03}
+BEARDED = {"london_022": 0.01, "london_036": 0.01, "london_008": 0.025}
 
 
 @pytest.mark.parametrize("name", sorted(BARS))
@@ -39,3 +41,24 @@ def test_beards_mostly_leave_the_mask(face_models, name):
         r = measure(np.asarray(im.convert("RGB")), LAB[name])
     assert r["hair_share"] < BEARDED[name], r
     assert r["skin_kept"] > 0.97, r
+
+
+@pytest.mark.parametrize("name", ["london_031", "london_063"])
+def test_a_shaded_nose_side_stays_skin(face_models, name):
+    """Side light darkens one side of the nose from the eye to the nostril; the patch touches
+    both holes, so it passed as hair (75 % and 91 % of the nose kept); no hair grows there."""
+    path = find_photo(name)
+    if path is None:
+        pytest.skip("../shared/photos/london not here")
+    import numpy as np
+    from PIL import Image
+
+    from algorithms.face import analyse_face
+    from algorithms.skin.geometry import rasterise
+    from algorithms.skin.skin_image import prepare
+
+    with Image.open(path) as im:
+        face = analyse_face(np.asarray(im.convert("RGB")))
+    sm = prepare(face).skin_mask
+    nose = rasterise(face.regions.get("nose"), sm.mask.shape) & sm.anatomy
+    assert sm.mask[nose].mean() > 0.97

@@ -108,3 +108,24 @@ def test_findings_lie_on_the_skin_mask(face_of, name):
                 total += px.sum()
                 outside += (px & ~skin.skin_mask.mask).sum()
     assert total == 0 or outside / total < 0.02, outside / total
+
+
+def test_a_beard_grows_from_its_confident_part_and_takes_its_enclosed_patches():
+    """Synthetic z-scores: a dense beard band, sparse stubble joined to it, a lighter patch it
+    encloses and an equally faint patch on a separate cheek; only the last stays skin."""
+    from algorithms.skin.beard import beard_hair
+
+    h, w, mm = 200, 200, 4.0
+    pts = np.zeros((478, 2))
+    pts[48], pts[278], pts[234], pts[454] = (80, 0), (120, 0), (10, 0), (190, 0)
+    zone = np.zeros((h, w), bool)
+    zone[60:190, 20:180] = True
+    blood = np.zeros((h, w), np.float32)
+    blood[120:180, 30:170] = 4.0            # dense beard, with ...
+    blood[140:160, 80:120] = 0.0            # ... a lighter patch inside it
+    blood[90:120, 30:70] = 1.6              # sparse stubble joined to it
+    blood[70:90, 130:170] = 1.6             # an equally faint patch, apart
+    zeros = np.zeros_like(blood)
+    beard = beard_hair(blood, zeros, zeros, zone, 60, zone, pts, mm)
+    assert beard[150, 50] and beard[150, 100] and beard[100, 50]
+    assert not beard[80, 150] and not beard[70, 100]
