@@ -74,7 +74,7 @@ _NOSE_SIDE = (193, 245, 128, 47, 126, 209, 129, 64, 98, 97, 2)  # nasofacial gro
 _ALA = (129, 49, 48, 219, 218, 237, 44, 1)                       # alar rim and crease
 _PHILTRUM = (0, 164, 2)
 # the mentolabial sulcus, between the lower lip and the chin's prominence: a fold of the
-# chin's shape at any age (closed: both its edges and the crease between them)
+# chin's shape at any age (filled: both its edges and the crease between them)
 _MENTOLABIAL = (194, 83, 18, 313, 418, 421, 200, 201)
 _MOUTH_CORNERS = (61, 291)
 
@@ -100,6 +100,8 @@ def anatomy_bands(points: np.ndarray, px_per_mm: float, shape) -> np.ndarray:
         pts = np.round(np.asarray(points)[list(chain)] * 16).astype(np.int32)
         cv2.polylines(band, [pts], closed, 1, thickness=thickness, lineType=cv2.LINE_8,
                       shift=4)
+        if chain == _MENTOLABIAL:
+            cv2.fillPoly(band, [pts], 1, cv2.LINE_8, 4)
     return band.astype(bool)
 
 

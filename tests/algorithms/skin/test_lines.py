@@ -110,14 +110,32 @@ def portraits(face_models):
     return out
 
 
-def _detect(img, face):
+def prepare_skin(face):
     from algorithms.skin.skin_image import prepare
 
-    skin = prepare(face)
+    return prepare(face)
+
+
+def _detect(img, face):
+    skin = prepare_skin(face)
     pts = face.landmarks_restored
     zone = (skin.finding_zone(LN.ZONE) & ~LZ.anatomy_bands(pts, skin.px_per_mm, skin.shape)
             & ~LN.near_highlights(skin))
-    return skin, zone, LZ.typed(LN.detect(skin, zone), skin, pts)
+    return skin, zone, LZ.typed(LN.detect(skin, zone), skin, pts,
+                                LZ.surface_slope(face, skin.shape))
+
+
+def _shadow(img, face, lines, depth=0.25):
+    """``img`` with shadows taking ``depth`` of the light along ``lines`` (restored px)."""
+    inv = face.restored.to_original
+    lin = (img.astype(np.float32) / 255.0) ** 2.2
+    for line in lines:
+        pts = np.asarray(line.coords) @ inv[:, :2].T + inv[:, 2]
+        cover = np.zeros(img.shape[:2], np.float32)
+        cv2.polylines(cover, [np.round(pts - 0.5).astype(np.int32)], False, 1.0, 1,
+                      cv2.LINE_AA)
+        lin = lin * (1 - depth * cover[..., None])
+    return np.clip(np.round(255 * lin ** (1 / 2.2)), 0, 255).astype(np.uint8)
 
 
 @pytest.mark.slow
@@ -202,3 +220,40 @@ def test_a_hair_coloured_line_is_no_wrinkle_and_a_shadow_is(portraits):
 
     assert found(shadow)
     assert not found(strand)
+
+
+@pytest.mark.slow
+def test_cheek_lines_along_the_faces_turn_and_across_the_chin_crease_are_anatomy(portraits):
+    """On london_107: a shadow on the cheek where the face turns more than 60 degrees from
+    the camera, running along the turn, is the outline's shading; a shadow along the
+    mentolabial sulcus is the chin's fold; a shadow on the front of the cheek is a
+    wrinkle."""
+    from benchmarks.accuracy_real import same_geometry
+
+    img, face = portraits["london_107"]
+    skin = prepare_skin(face)
+    mm = skin.px_per_mm
+    grad = LZ.surface_slope(face, skin.shape)
+    steep = np.hypot(grad[..., 0], grad[..., 1])
+    core = cv2.erode(skin.mask(("right_cheek",)).astype(np.uint8),
+                     np.ones((int(6 * mm),) * 2, np.uint8)).astype(bool)
+    ys, xs = np.nonzero(core & (steep > 2.0) & (steep < 3.5))   # 63-74 degrees
+    assert len(ys)
+    i = int(np.argmin(np.abs(ys - ys.mean())))
+    c, g = np.array([xs[i], ys[i]], float), grad[ys[i], xs[i]]
+    along = np.array([-g[1], g[0]]) / np.hypot(*g)
+    turn = LineString([c - 6 * mm * along, c + 6 * mm * along])
+    pts = face.landmarks_restored
+    mid = 0.5 * (pts[18] + pts[200])                      # the sulcus, below the lower lip
+    chin = LineString([mid - (5 * mm, 0), mid + (5 * mm, 0)])
+    front = LineString([(300, 560), (315, 630)])
+    drawn = _shadow(img, face, (turn, chin, front))
+    _, _, lines = _detect(drawn, same_geometry(face, drawn))
+
+    def found(g):
+        return any(ln["line"].intersection(g.buffer(4)).length > 0.6 * g.length
+                   for ln in lines)
+
+    assert found(front)
+    assert not found(turn)
+    assert not found(chin)
