@@ -226,7 +226,8 @@ def _distance_to_hair(skin: "SkinImage") -> np.ndarray:
     return cv2.distanceTransform(1 - other, cv2.DIST_L2, 3)
 
 
-STRAIGHTNESS_MIN = 0.6  # end-to-end distance / length: wrinkles are smooth, hair curls
+STRAIGHTNESS_MIN = 0.75  # end-to-end distance / length: wrinkles are smooth arcs (a 120 degree
+                         # arc keeps 0.83), hair curls and texture zig-zags
 
 
 def typed(lines: list[dict], skin: "SkinImage", points: np.ndarray, slope=None) -> list[dict]:
