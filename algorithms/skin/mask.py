@@ -20,7 +20,8 @@ Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
   zone (below the nose) a dot z-score adds to the hair score, and on a bearded face (median
   dot z over the zone >= beard.BEARDED_Z) the beard is found per face from the zone's blood +
   darkness + dots (:mod:`algorithms.skin.beard`: grown from its confident part, up the
-  cheeks' sides, and with the lighter patches it encloses);
+  cheeks' sides, and with the lighter patches it encloses); a fringe over the forehead is a
+  texture of vertical edges (STRAND_Z) reaching in from the outline;
 * **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
 
 Specular highlights (L* well above the skin's, HIGHLIGHT_Z robust deviations) stay in the
@@ -94,6 +95,17 @@ BEARD_ABOVE_MM = 3.0
 SUBNASALE = 2
 DOT_EDGE_MM = 1.0        # beside the lips' and nostrils' margins the dot filter sees their edge
 # A bearded face's beard: algorithms/skin/beard.py.
+# A fringe: strands hanging over the forehead, lighter than the colour test's threshold where
+# skin shows between them, are a texture of vertical edges. Their energy: the horizontal
+# gradient of L* band-passed between STRAND_INNER_MM and STRAND_OUTER_MM, squared, averaged
+# over STRAND_AREA_MM, as a log z-score against the seed skin (spread >= STRAND_SD_FLOOR);
+# above STRAND_Z where it outweighs the vertical gradient's (anisotropy > STRAND_ANISO:
+# forehead lines run across, not down), above the brows' lowest point, in patches reaching
+# the face's outline (frown lines and single vertical creases do not).
+STRAND_INNER_MM, STRAND_OUTER_MM, STRAND_AREA_MM = 0.15, 0.8, 1.5
+STRAND_SD_FLOOR = 0.1
+STRAND_Z = 4.0
+STRAND_ANISO = 0.2
 HIGHLIGHT_Z = 3.5
 BORDER_BAND_MM = 1.5
 COLOUR_GUARD_MM = 1.0    # colour findings keep this far from highlights and clipped pixels
@@ -224,6 +236,8 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     else:
         beard = np.zeros(shape, bool)
     hair = _hair_patches(flagged, anatomy, pts, mm) | beard
+    if ix.has_mesh(pts) and seeds.any():
+        hair |= _fringe(lightness, seeds, anatomy, pts, mm)
     highlights = (lightness - l0 > HIGHLIGHT_Z * l_sd) & anatomy
 
     mask = anatomy & person & ~hair & measurable
@@ -300,3 +314,27 @@ def _hair_patches(flagged: np.ndarray, anatomy: np.ndarray, pts: np.ndarray,
     is_hair = near | large
     is_hair[0] = False
     return is_hair[labels]
+
+
+def _fringe(lightness: np.ndarray, seeds: np.ndarray, anatomy: np.ndarray, pts: np.ndarray,
+            mm: float) -> np.ndarray:
+    """Hair strands hanging over the forehead from the outline (bool; see STRAND_Z)."""
+    light = lightness.astype(np.float32)
+    band = cv2.GaussianBlur(light, (0, 0), STRAND_INNER_MM * mm) - cv2.GaussianBlur(
+        light, (0, 0), STRAND_OUTER_MM * mm)
+    across = cv2.GaussianBlur(cv2.Sobel(band, cv2.CV_32F, 1, 0, ksize=3) ** 2, (0, 0),
+                              STRAND_AREA_MM * mm)
+    down = cv2.GaussianBlur(cv2.Sobel(band, cv2.CV_32F, 0, 1, ksize=3) ** 2, (0, 0),
+                            STRAND_AREA_MM * mm)
+    energy = np.log(across + 1e-3)
+    med, sd = _robust(energy[seeds], STRAND_SD_FLOOR)
+    cand = ((energy - med) / sd > STRAND_Z) & (
+        (across - down) / (across + down + 1e-6) > STRAND_ANISO) & anatomy
+    cand[int(max(pts[list(ix.RIGHT_BROW) + list(ix.LEFT_BROW), 1].max(), 0)):] = False
+    oval = _fill(feature_polygons(pts)["face_oval"].buffer(-OVAL_INSET_MM * mm), anatomy.shape)
+    rim = oval & ~cv2.erode(oval.astype(np.uint8), _disc(HAIR_TOUCH_MM * mm)).astype(bool)
+    n, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
+    reaching = np.zeros(n, bool)
+    reaching[np.unique(labels[cand & rim])] = True
+    reaching[0] = False
+    return reaching[labels]
