@@ -26,7 +26,7 @@ import numpy as np
 
 __all__ = ["BEARDED_Z", "is_bearded", "beard_hair"]
 
-# Median dot z over the beard zone: shaved, clean and female faces -1.3..0.9 on the
+# Median dot z over the beard zone: shaved, clean and female faces -1.2..0.9 on the
 # development portraits; stubble and beards 1.8-5.8.
 BEARDED_Z = 1.5
 BEARD_SMOOTH_MM = 1.5
