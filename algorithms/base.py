@@ -57,6 +57,10 @@ class Algorithm(abc.ABC):
     areas: ClassVar[tuple[str, ...]] = ()
     requires_face: ClassVar[bool] = True
     description: ClassVar[str] = ""
+    # Pixels per millimetre on the face below which the algorithm cannot resolve what it
+    # measures: its result then carries the feedback problem ``low_resolution`` and a null
+    # score (None: no requirement).
+    required_px_per_mm: ClassVar[float | None] = None
 
     def __init_subclass__(cls, **kwargs):
         """Give each of the class's own :class:`MetricSpec` its ``algorithm``: the class's

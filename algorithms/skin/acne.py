@@ -16,7 +16,8 @@ import numpy as np
 
 from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import SKIN_REGIONS
-from algorithms.skin.scores import density, exp_score, main_metric, numeric, spots_result
+from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
+                                    numeric, spots_result)
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.skin.spots import local_difference, robust_sigma, spot_components
 
@@ -39,7 +40,7 @@ AREA_MIN_MM2 = 0.8
 AREA_MAX_MM2 = 78.5   # radius 0.5-5 mm: papules and pustules (< 5 mm across) to nodules
 THICK_MIN_MM = 0.8
 WEIGHT_FULL = 9.0     # mean excess at which a spot counts fully
-DENSITY_REF = 0.07    # redness-weighted spots per cm2 at which the score is 36.8 (fit: docs)
+DENSITY_REF = 0.065   # redness-weighted spots per cm2 at which the score is 36.8 (fit: docs)
 
 
 @register
@@ -47,6 +48,7 @@ class Acne(Algorithm):
     tech_name = "acne"
     version = "1.0.0"
     mask_types = ("polygon_mask",)
+    required_px_per_mm = 2.0  # the smallest papule (1 mm across) spans 2 px
     areas = AREAS
     description = (f"Small round spots of excess haemoglobin index (against a "
                    f"{BACKGROUND_MM:g} mm masked background), {AREA_MIN_MM2:g}-{AREA_MAX_MM2:g} "
@@ -63,6 +65,8 @@ class Acne(Algorithm):
 
     def analyse(self, image, face):
         face = require_face(face)
+        if (low := low_resolution_result(type(self), face)) is not None:
+            return low
         skin = prepare(face)
         zone = skin.finding_zone(ZONE, colour=True)
         spots = detect(skin, zone)
@@ -70,9 +74,12 @@ class Acne(Algorithm):
         red = np.array([s["intensity"] for s in spots])
         cut = np.array([s["cut"] for s in spots])
         centres = np.array([s["centre"] for s in spots]).reshape(-1, 2)
+        # The face's score is per cm2 of all its skin, the periorbital skin included: acne is
+        # not looked for there because it spares it, which makes it clear skin, not absent.
+        face_cm2 = skin.px2_to_cm2(skin.finding_zone(SKIN_REGIONS, colour=True).sum())
 
         def metrics(sel, region):
-            cm2 = max(skin.px2_to_cm2(region.sum()), 1e-6)
+            cm2 = max(face_cm2 if region is zone else skin.px2_to_cm2(region.sum()), 1e-6)
             n = int(sel.sum())
             load = float((spot_weight(red[sel], cut[sel]) * size_weight(area[sel])).sum()) / cm2
             subs = [numeric("acne", "number_of_regions", n),

@@ -20,7 +20,8 @@ import torch
 from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.filters import blur, hessian_eigenvalues
 from algorithms.skin.geometry import bbox_slices, polygons_from_mask, rasterise
-from algorithms.skin.scores import area_results, exp_score, main_metric, make_result, numeric
+from algorithms.skin.scores import (area_results, exp_score, low_resolution_result,
+                                    main_metric, make_result, numeric)
 from algorithms.skin.skin_image import prepare, require_face
 from algorithms.skin import line_zones as LZ
 from algorithms.skin.lines import RIDGE_GAIN, valley_strength
@@ -58,6 +59,8 @@ class EyeAreaCondition(Algorithm):
     tech_name = "eye_area_condition"
     version = "1.0.0"
     mask_types = ("polygon_mask",)
+    # eye wrinkles use the lines' 0.65 mm valley filter: a crease ~1 mm wide spans 2 px
+    required_px_per_mm = 2.0
     areas = AREAS
     description = ("Under-eye darkness against the cheek (dark circles, polygons), the "
                    "horizontal shadow valley of eye bags and the tear-trough valley.")
@@ -75,6 +78,8 @@ class EyeAreaCondition(Algorithm):
 
     def analyse(self, image, face):
         face = require_face(face)
+        if (low := low_resolution_result(type(self), face)) is not None:
+            return low
         skin = prepare(face)
         # filters on the box around both under-eyes and cheeks only (full-size maps, 0 outside)
         box = skin.mask(tuple(r for pair in SIDES.values() for r in pair)

@@ -30,7 +30,8 @@ from algorithms.skin.areas import CM2, SKIN_REGIONS
 from algorithms.skin.chromophores import OD_TO_INDEX
 from algorithms.skin.filters import masked_blur
 from algorithms.skin.geometry import bbox_slices, rasterise
-from algorithms.skin.scores import density, exp_score, main_metric, numeric, spots_result
+from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
+                                    numeric, spots_result)
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.skin.spots import robust_sigma, spot_components
 
@@ -82,6 +83,7 @@ class Pigmentation(Algorithm):
     tech_name = "pigmentation"
     version = "1.0.0"
     mask_types = ("polygon_mask",)
+    required_px_per_mm = 2.0  # the smallest freckle counted (1 mm across) spans 2 px
     areas = AREAS
     description = ("Brown spots: melanin excess over the skin around them (backgrounds "
                    f"{BACKGROUNDS_MM[0]:g} and {BACKGROUNDS_MM[1]:g} mm) that also darkens it; "
@@ -100,6 +102,8 @@ class Pigmentation(Algorithm):
 
     def analyse(self, image, face):
         face = require_face(face)
+        if (low := low_resolution_result(type(self), face)) is not None:
+            return low
         skin = prepare(face)
         zone = pigment_zone(skin)
         spots = detect(skin, zone)

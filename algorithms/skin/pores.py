@@ -39,7 +39,8 @@ from shapely.geometry import Point
 from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.filters import blur, local_maxima_3d, masked_blur
 from algorithms.skin.geometry import bbox_slices, index_to_xy
-from algorithms.skin.scores import exp_score, main_metric, make_result, scored_by_area
+from algorithms.skin.scores import (LOW_RESOLUTION, exp_score, main_metric, make_result,
+                                    scored_by_area)
 from algorithms.skin.skin_image import prepare, require_face
 from algorithms.skin.spots import robust_sigma
 from algorithms.skin import native as N
@@ -67,7 +68,6 @@ CONTRAST_FULL = 10.0  # depth at which a pore counts fully in the score
 NESTED_DEPTH_RATIO = 0.6  # a larger blob this deep absorbs the small ones inside it
 ROUNDNESS_MIN = 0.35  # Hessian l2/l1 at the blob: below it the "blob" is a stretch of line
 DENSITY_REF = 10.0    # weighted scored pores per cm2 at which the score is 36.8 (= 100/e)
-LOW_RESOLUTION = "low_resolution"
 
 
 def detection_radii_mm(px_per_mm: float) -> list[float]:

@@ -20,7 +20,8 @@ from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import SKIN_REGIONS
 from algorithms.skin.filters import masked_blur
 from algorithms.skin.geometry import heatmap_features
-from algorithms.skin.scores import area_results, exp_score, main_metric, make_result, numeric
+from algorithms.skin.scores import (area_results, exp_score, low_resolution_result,
+                                    main_metric, make_result, numeric)
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.types import Mask
 
@@ -43,6 +44,7 @@ class Redness(Algorithm):
     tech_name = "redness"
     version = "1.0.0"
     mask_types = ("heatmap_mask",)
+    required_px_per_mm = 1.0  # the flush map is smoothed at 2 mm: 1 px/mm samples it
     areas = AREAS
     description = ("Haemoglobin index (optical density with shading and melanin cancelled) "
                    f"above the face's own {BASELINE_PERCENTILE:g}th-percentile baseline; "
@@ -62,6 +64,8 @@ class Redness(Algorithm):
 
     def analyse(self, image, face):
         face = require_face(face)
+        if (low := low_resolution_result(type(self), face)) is not None:
+            return low
         skin = prepare(face)
         zone = skin.mask(ZONE) & skin.skin_mask.colour
         excess, median = excess_map(skin, zone)

@@ -21,7 +21,9 @@ from algorithms.skin.skin_image import SkinImage, features_by_area
 from algorithms.types import AnalysisResult, AreaResult, Feature, Mask, Metric
 
 __all__ = ["exp_score", "main_metric", "numeric", "density", "area_results", "make_result",
-           "scored_by_area", "spots_result"]
+           "scored_by_area", "spots_result", "LOW_RESOLUTION", "low_resolution_result"]
+
+LOW_RESOLUTION = "low_resolution"
 
 
 def exp_score(x: float, x0: float) -> float:
@@ -66,6 +68,27 @@ def make_result(cls, face: FaceGeometry, main: Metric | None, subs: Sequence[Met
                           image_type="restored", width=w, height=h, main_metric=main,
                           sub_metrics=tuple(subs), area_results=tuple(areas),
                           masks=tuple(masks), feedback=dict(feedback or {}))
+
+
+def low_resolution_result(cls, face: FaceGeometry) -> AnalysisResult | None:
+    """The result of ``cls`` on a face with fewer px/mm than its ``required_px_per_mm``, or
+    None when the face has enough: every metric null (a number from pixels that cannot show
+    the feature would be noise), every mask empty, and the feedback problem
+    ``low_resolution`` with the needed and the actual px/mm.
+
+    The restored face is always ~4 px/mm, so the check is on the photo's own px/mm: a face
+    upsampled to 4 px/mm has no more detail than the photo gave it."""
+    need = cls.required_px_per_mm
+    actual = float(face.px_per_mm)
+    if need is None or actual >= need - 1e-6:
+        return None
+    metrics = [Metric(algorithm=cls.tech_name, tech_name=m.tech_name, value=None,
+                      widget_type=m.widget_type, unit=m.unit) for m in cls.metrics]
+    masks = tuple(Mask(t, cls.tech_name, ()) for t in cls.mask_types)
+    return make_result(cls, face, metrics[0] if metrics else None, metrics[1:], (), masks,
+                       feedback={"problems": [LOW_RESOLUTION],
+                                 "measures": {"needed_px_per_mm": float(need),
+                                              "actual_px_per_mm": round(actual, 3)}})
 
 
 def scored_by_area(skin: SkinImage, centres: np.ndarray, zone: np.ndarray,

@@ -16,7 +16,8 @@ from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import SKIN_REGIONS
 from algorithms.skin.filters import HALVE_SIGMA, double, halve, masked_blur
 from algorithms.skin.geometry import bbox_slices, heatmap_features
-from algorithms.skin.scores import area_results, exp_score, main_metric, make_result, numeric
+from algorithms.skin.scores import (area_results, exp_score, low_resolution_result,
+                                    main_metric, make_result, numeric)
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.types import Mask
 
@@ -37,6 +38,7 @@ class Uniformness(Algorithm):
     tech_name = "uniformness"
     version = "1.0.0"
     mask_types = ("heatmap_mask",)
+    required_px_per_mm = 2.0  # its finest band (FINE_MM = 0.5 mm) must span a pixel: 2 px/mm
     areas = AREAS
     description = (f"Local colour difference (band-passed CIELAB, {FINE_MM:g}-{COARSE_MM:g} "
                    "mm) as a heatmap; score from its mean over the skin.")
@@ -54,6 +56,8 @@ class Uniformness(Algorithm):
 
     def analyse(self, image, face):
         face = require_face(face)
+        if (low := low_resolution_result(type(self), face)) is not None:
+            return low
         skin = prepare(face)
         zone = skin.mask(ZONE) & skin.skin_mask.colour
         u, bands = unevenness(skin, zone)
