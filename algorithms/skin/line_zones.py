@@ -4,8 +4,8 @@ Two things the lines algorithm needs from the face's anatomy (docs/algorithms.md
 
 * :func:`anatomy_bands`: a mask of the places where a dark valley is the outline of a feature
   and not a wrinkle: bands of ANATOMY_BAND_MM around the face oval, the sides of the nose and
-  the alae, the lip margin, the eyelid margins, the brows' edges and the philtrum columns
-  (contour polylines of the mesh);
+  the alae, the lip margin, the eyelid margins, the brows' edges, the philtrum columns
+  (contour polylines of the mesh) and the mentolabial sulcus (filled);
 * :func:`classify`: the zone of a line (forehead, glabella, crows_feet, under_eye,
   nasolabial, marionette, perioral, cheek, chin) from where its middle lies, and whether its
   direction fits the zone's orientation prior (:data:`ORIENTATION`): forehead lines run
@@ -14,7 +14,9 @@ Two things the lines algorithm needs from the face's anatomy (docs/algorithms.md
   prior is hair, a crease of the photo or anatomy, not a wrinkle of that zone;
 * :func:`typed`: the lines that are wrinkles, with their type: in a zone, along its prior,
   smooth, no longer than the zone holds, and no hair (not hugging hair or background, not
-  hair-coloured, not poorer in blood than the skin beside it).
+  hair-coloured, not poorer in blood than the skin beside it); on the cheek, not running
+  along the face's turn where it faces more than 60 degrees away from the camera
+  (:func:`surface_slope`, from the landmark mesh's depth).
 
 Example
 -------
@@ -52,7 +54,7 @@ ORIENTATION: Mapping[str, tuple[float, float]] = {
     "marionette": (45.0, 90.0),   # mouth corner down to the jaw
     "perioral": (45.0, 90.0),     # at right angles to the lip margin
     "cheek": (0.0, 90.0),         # sleep and cheek lines run any way
-    "chin": (0.0, 40.0),          # the mentolabial crease runs across
+    "chin": (0.0, 40.0),          # chin creases run across (the mentolabial sulcus is a band)
 }
 # Longest wrinkle a zone holds (mm): a cheek "line" running from temple to jaw is the edge
 # of a hair strand or of the cheek's shading, not a wrinkle.

@@ -19,9 +19,10 @@ Method (docs/algorithms.md#lines):
    EVIDENCE_MIN and LENGTH_MIN_MM. Depth (L*) and width (mm) from the winning response.
 
 Anatomy is not a wrinkle (:mod:`algorithms.skin.line_zones`): the zone leaves out bands
-around the face oval, nose sides, alae, lips, lids, brows and philtrum, and the surroundings
-of specular highlights; each line is typed by the zone its middle lies in and kept only if
-its direction fits that zone's orientation prior, it is smooth and it is no hair.
+around the face oval, nose sides, alae, lips, lids, brows, philtrum and mentolabial sulcus,
+and the surroundings of specular highlights; each line is typed by the zone its middle lies
+in and kept only if its direction fits that zone's orientation prior, it is smooth, it is no
+hair and, on the cheek, it is not the shading along the face's turn away from the camera.
 
 Score: the wrinkle index, mean valley strength of L* at ENERGY_SCALE_MM over the zone (wrinkle
 texture, whether or not it forms lines long enough to draw; the lower lids, whose folds are
