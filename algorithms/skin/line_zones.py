@@ -123,12 +123,15 @@ def surface_slope(face, shape) -> np.ndarray:
     points = face.landmarks_restored
     if face.landmarks_z is None or not ix.has_mesh(points):
         return out
-    from scipy.spatial import Delaunay
+    from scipy.spatial import Delaunay, QhullError
 
     scale = math.sqrt(abs(np.linalg.det(np.asarray(face.restored.from_original)[:, :2])))
     p = np.asarray(points, np.float64)[:468]           # the mesh (the iris has no depth)
     z = np.asarray(face.landmarks_z, np.float64)[:468] * scale
-    tri = Delaunay(p).simplices
+    try:
+        tri = Delaunay(p).simplices
+    except QhullError:                                  # a degenerate mesh: no slope known
+        return out
     m = np.stack([p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]]], 1)
     dz = np.stack([z[tri[:, 1]] - z[tri[:, 0]], z[tri[:, 2]] - z[tri[:, 0]]], 1)
     ok = np.abs(np.linalg.det(m)) > 1e-6
