@@ -85,7 +85,9 @@ def low_resolution_result(cls, face: FaceGeometry) -> AnalysisResult | None:
     metrics = [Metric(algorithm=cls.tech_name, tech_name=m.tech_name, value=None,
                       widget_type=m.widget_type, unit=m.unit) for m in cls.metrics]
     masks = tuple(Mask(t, cls.tech_name, ()) for t in cls.mask_types)
-    return make_result(cls, face, metrics[0] if metrics else None, metrics[1:], (), masks,
+    main, subs = (metrics[0], metrics[1:]) if metrics else (None, [])
+    areas = tuple(AreaResult(a, main, tuple(subs)) for a in cls.areas)
+    return make_result(cls, face, main, subs, areas, masks,
                        feedback={"problems": [LOW_RESOLUTION],
                                  "measures": {"needed_px_per_mm": float(need),
                                               "actual_px_per_mm": round(actual, 3)}})
