@@ -43,8 +43,8 @@ from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.filters import hessian_eigenvalues, masked_blur
 from algorithms.skin.geometry import bbox_slices, index_to_xy
 from algorithms.skin.ridges import noise_normalised, oriented_valleys, ridge_paths, ridge_pixels
-from algorithms.skin.scores import (density, exp_score, main_metric, make_result, numeric,
-                                    scored_by_area)
+from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
+                                    make_result, numeric, scored_by_area)
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.skin import line_zones as LZ
 from algorithms.types import Feature, Mask
@@ -99,6 +99,7 @@ class Lines(Algorithm):
     tech_name = "lines"
     version = "1.0.0"
     mask_types = ("polyline_mask", "polygon_mask")
+    required_px_per_mm = 2.0  # a fold 1 mm wide (ENERGY_SCALE_MM) spans 2 px
     areas = AREAS
     description = ("Wrinkles as long dark valleys of log light (oriented multi-scale filters, "
                    "thresholds relative to the face's own texture, ridge tracing); fine lines "
@@ -120,6 +121,8 @@ class Lines(Algorithm):
 
     def analyse(self, image, face):
         face = require_face(face)
+        if (low := low_resolution_result(type(self), face)) is not None:
+            return low
         skin = prepare(face)
         pts = face.landmarks_restored
         zone = (skin.finding_zone(ZONE) & ~LZ.anatomy_bands(pts, skin.px_per_mm, skin.shape)
