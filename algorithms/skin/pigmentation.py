@@ -12,12 +12,15 @@ Method (docs/algorithms.md#pigmentation):
   darkness z > Z_LOW where the pixel's colour moved towards melanin (dM >= PIXEL_RATIO * D);
 * a spot: DIAMETER_MM in equivalent diameter, THICK_MIN_MM thick, ASPECT_MAX, SOLIDITY_MIN,
   mean dM >= MEL_MIN and MEL_RATIO[0] <= dM / D <= MEL_RATIO[1] (melanin alone ~1, shadow ~0);
+  and not shade on a turning surface (:mod:`algorithms.skin.shading`: near a surface turned
+  45 deg or more from the camera, by the landmark mesh, only clearly melanin's colour counts);
 * zone: the skin mask's colour finding zone, plus compact dark patches that the mask took
   for hair although they are spot-sized and not lying along the outline or a brow
   (:func:`pigment_zone`).
-Score: load = sum(w * area * min(depth L*, DEPTH_CAP) / 5) / zone area, w the ramp of each
-spot's z from Z_HIGH to Z_HIGH + WEIGHT_FULL; score = 100 exp(-(load - LOAD_FLOOR) / LOAD_REF),
-LOAD_FLOOR and LOAD_REF fitted on the 36 development portraits.
+Score: load = sum(w * area * min(depth L*, DEPTH_CAP) / 5) / zone area, w (:func:`spot_weight`)
+0 for a spot that barely passes its path's tests and 1 for a clear one;
+score = 100 exp(-(load - LOAD_FLOOR) / LOAD_REF), LOAD_FLOOR and LOAD_REF fitted on the 36
+development portraits.
 """
 from __future__ import annotations
 
@@ -30,8 +33,10 @@ from algorithms.skin.areas import CM2, SKIN_REGIONS
 from algorithms.skin.chromophores import OD_TO_INDEX
 from algorithms.skin.filters import masked_blur
 from algorithms.skin.geometry import bbox_slices, rasterise
+from algorithms.skin.line_zones import surface_slope
 from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
                                     numeric, spots_result)
+from algorithms.skin.shading import is_shading
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.skin.spots import robust_sigma, spot_components
 
@@ -73,9 +78,10 @@ SMALL_ASPECT_MAX = 2.0
 SMALL_EDGE_MM = 2.0
 HB_RATIO_MAX = 0.5
 DEPTH_CAP = 15.0           # L*: deeper spots (moles) weigh no more than this
-WEIGHT_FULL = 3.0          # z above Z_HIGH at which a spot counts fully
-LOAD_FLOOR = 0.0001      # population 25th percentile of the load: below, a clear face (100)
-LOAD_REF = 0.03          # fitted: sd of the 36 scores ~8 points (docs)
+WEIGHT_FULL = 3.0          # z above the one a spot's path needs at which it counts fully
+RATIO_RAMP = 0.05          # dM / D above MEL_RATIO[0] at which a colour spot counts fully
+LOAD_FLOOR = 0.0001      # about the population's 25th percentile: below, a clear face (100)
+LOAD_REF = 0.013         # fitted: sd of the 36 scores 5.6 (docs)
 
 
 @register
@@ -90,7 +96,8 @@ class Pigmentation(Algorithm):
                    f"{DIAMETER_MM[0]:g}-{DIAMETER_MM[1]:g} mm across; polygons with depth in L*.")
     metrics = (
         MetricSpec("pigmentation_score", "bad_good_line", None,
-                   f"100*exp(-weighted, depth-weighted pigmented share / {LOAD_REF:g})"),
+                   f"100*exp(-(weighted, depth-weighted pigmented share - {LOAD_FLOOR:g})"
+                   f" / {LOAD_REF:g})"),
         MetricSpec("number_of_regions", "numeric"),
         MetricSpec("density_score", "density", "1/cm2", "spots per cm2"),
         MetricSpec("average_intensity_score", "numeric", "L*",
@@ -109,7 +116,7 @@ class Pigmentation(Algorithm):
         spots = detect(skin, zone)
         area = np.array([s["area_mm2"] for s in spots])
         depth = np.array([s["intensity"] for s in spots])
-        weight = spot_weight(np.array([s["z"] for s in spots]))
+        weight = np.array([s["weight"] for s in spots])
         centres = np.array([s["centre"] for s in spots]).reshape(-1, 2)
 
         def metrics(sel, region):
@@ -133,11 +140,16 @@ class Pigmentation(Algorithm):
         return spots_result(type(self), face, skin, spots, centres, zone, metrics, AREAS)
 
 
-def spot_weight(z: np.ndarray) -> np.ndarray:
-    """How much a spot counts in the score, from how clearly it was found (its peak melanin
-    excess in noise sigmas): 0 at Z_HIGH (a spot barely found, which a recompression may
-    lose), 1 from Z_HIGH + WEIGHT_FULL."""
-    return np.clip((z - Z_HIGH) / WEIGHT_FULL, 0.0, 1.0)
+def spot_weight(z, z_found: float = Z_HIGH, ratio: float | None = None):
+    """How much a spot counts in the score, from how clearly it was found: its peak z from
+    0 at ``z_found`` (the z its path needs: a spot barely found, which a recompression may
+    lose) to 1 at WEIGHT_FULL above; times, for a spot found by colour, its melanin per
+    unit of darkening from 0 at MEL_RATIO[0] to 1 RATIO_RAMP above (colour that barely
+    passes for melanin flickers with resampling and exposure)."""
+    w = np.clip((np.asarray(z, float) - z_found) / WEIGHT_FULL, 0.0, 1.0)
+    if ratio is not None:
+        w = w * np.clip((ratio - MEL_RATIO[0]) / RATIO_RAMP, 0.0, 1.0)
+    return w
 
 
 def luminance_density(skin: SkinImage) -> torch.Tensor:
@@ -259,6 +271,7 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
         return []
     dark_l = np.maximum.reduce([robust_difference(skin, -skin.lab[0], zone, SMOOTH_MM, b)[0]
                                 for b in BACKGROUNDS_MM])
+    slope_len = None
     out = []
     for s in spots:
         poly = s["polygon"]
@@ -271,13 +284,19 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
         ratio = mm_ / max(float(dark[m].mean()), 1e-6)
         if mm_ < MEL_MIN or not MEL_RATIO[0] <= ratio <= MEL_RATIO[1]:
             continue
+        if slope_len is None:
+            slope_len = np.linalg.norm(surface_slope(skin.face, skin.shape), axis=-1)
+        if is_shading(m, ratio, slope_len, skin.px_per_mm):
+            continue
         s["z"] = float(max(dark_z[m].max(), mel_z[m].max() * Z_HIGH / MEL_Z_HIGH))
         s["melanin"] = mm_
         s["ratio"] = ratio
         s["intensity"] = float(dark_l[m].mean())  # reported in L*
+        s["weight"] = float(spot_weight(s["z"], Z_HIGH, ratio))
         out.append(s)
     for s in small:
         s["intensity"] = float(dark_l[rasterise(s["polygon"], skin.shape)].mean())
+        s["weight"] = float(spot_weight(s["z"], SMALL_Z))
     return out + small
 
 
