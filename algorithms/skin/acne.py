@@ -113,4 +113,6 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
                             max(A_LOW, LOW_SIGMAS * sigma), AREA_MIN_MM2, AREA_MAX_MM2,
                             THICK_MIN_MM, min_solidity=SOLIDITY_MIN)
     cut = MEAN_SIGMAS * sigma
-    return [dict(s, cut=max(cut, A_LOW)) for s in spots if s["intensity"] >= cut]
+    centred = skin.colour_core
+    return [dict(s, cut=max(cut, A_LOW)) for s in spots if s["intensity"] >= cut
+            and centred[int(round(s["centre"][1])), int(round(s["centre"][0]))]]

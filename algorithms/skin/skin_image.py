@@ -17,6 +17,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 
@@ -26,7 +27,7 @@ from algorithms.skin.areas import AREA_MIN_MM2, AREA_REGIONS, CM2
 from algorithms.skin.chromophores import chromophore_indices
 from algorithms.skin.colour import linear_from_uint8, rgb_to_lab, to_tensor
 from algorithms.skin.geometry import rasterise
-from algorithms.skin.mask import SkinMask, compute_skin_mask
+from algorithms.skin.mask import BORDER_BAND_MM, SkinMask, _disc, compute_skin_mask
 
 __all__ = ["SkinImage", "prepare", "require_face", "SATURATION_LOW", "SATURATION_HIGH",
            "PREPARE_MARGIN_MM", "features_by_area"]
@@ -136,6 +137,21 @@ class SkinImage:
         mask's border band, and without specular highlights for colour findings."""
         m = self.mask(names) & self.skin_mask.core
         return m & self.skin_mask.colour if colour else m
+
+    @property
+    def colour_core(self) -> np.ndarray:
+        """The skin mask's colour part without BORDER_BAND_MM of its edge (computed once):
+        where a colour finding's centre may lie. Beside a patch the colour part leaves out
+        (highlights, alae, columella, lash corners) a colour filter sees that patch's edge:
+        the nostril sill's red rim, a highlight's half-clipped halo."""
+        sm = self.skin_mask
+        with self._lock:
+            if "_colour_core" not in self._masks:
+                band = _disc(BORDER_BAND_MM * self.px_per_mm)
+                core = cv2.erode(sm.colour.astype(np.uint8), band).astype(bool)
+                core.setflags(write=False)
+                self._masks["_colour_core"] = core
+            return self._masks["_colour_core"]
 
     def area_mask(self, area: str) -> np.ndarray:
         return self.mask(AREA_REGIONS[area])
