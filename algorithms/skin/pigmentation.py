@@ -13,7 +13,8 @@ Method (docs/algorithms.md#pigmentation):
 * a spot: DIAMETER_MM in equivalent diameter, THICK_MIN_MM thick, ASPECT_MAX, SOLIDITY_MIN,
   mean dM >= MEL_MIN and MEL_RATIO[0] <= dM / D <= MEL_RATIO[1] (melanin alone ~1, shadow ~0);
   and not shade on a turning surface (:mod:`algorithms.skin.shading`: near a surface turned
-  45 deg or more from the camera, by the landmark mesh, only clearly melanin's colour counts);
+  60 deg or more from the camera, by the landmark mesh, a darkening that grows with the turn
+  and is not clearly melanin's colour);
 * zone: the skin mask's colour finding zone, plus compact dark patches that the mask took
   for hair although they are spot-sized and not lying along the outline or a brow
   (:func:`pigment_zone`).
@@ -36,7 +37,7 @@ from algorithms.skin.geometry import bbox_slices, rasterise
 from algorithms.skin.line_zones import surface_slope
 from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
                                     numeric, spots_result)
-from algorithms.skin.shading import is_shading
+from algorithms.skin.shading import SHADE_RATIO, is_shading
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
 from algorithms.skin.spots import robust_sigma, spot_components
 
@@ -77,6 +78,7 @@ SMALL_MIN_MM = 1.0
 SMALL_ASPECT_MAX = 2.0
 SMALL_EDGE_MM = 2.0
 HB_RATIO_MAX = 0.5
+FOLLOW_MM = 1.0            # smoothing of the darkness the shading test compares with the slope
 DEPTH_CAP = 15.0           # L*: deeper spots (moles) weigh no more than this
 WEIGHT_FULL = 3.0          # z above the one a spot's path needs at which it counts fully
 RATIO_RAMP = 0.05          # dM / D above MEL_RATIO[0] at which a colour spot counts fully
@@ -271,7 +273,7 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
         return []
     dark_l = np.maximum.reduce([robust_difference(skin, -skin.lab[0], zone, SMOOTH_MM, b)[0]
                                 for b in BACKGROUNDS_MM])
-    slope_len = None
+    follow = None  # the mesh's slope and a 1 mm density map, for the shading test
     out = []
     for s in spots:
         poly = s["polygon"]
@@ -284,9 +286,11 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
         ratio = mm_ / max(float(dark[m].mean()), 1e-6)
         if mm_ < MEL_MIN or not MEL_RATIO[0] <= ratio <= MEL_RATIO[1]:
             continue
-        if slope_len is None:
-            slope_len = np.linalg.norm(surface_slope(skin.face, skin.shape), axis=-1)
-        if is_shading(m, ratio, slope_len, skin.px_per_mm):
+        if ratio < SHADE_RATIO and follow is None:
+            zt = torch.from_numpy(zone.copy()).to(od.device)
+            follow = (np.linalg.norm(surface_slope(skin.face, skin.shape), axis=-1),
+                      masked_blur(od, zt, skin.px(FOLLOW_MM)).cpu().numpy())
+        if follow is not None and is_shading(m, ratio, *follow, zone, skin.px_per_mm):
             continue
         s["z"] = float(max(dark_z[m].max(), mel_z[m].max() * Z_HIGH / MEL_Z_HIGH))
         s["melanin"] = mm_
