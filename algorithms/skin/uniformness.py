@@ -4,14 +4,16 @@ Method (docs/algorithms.md#uniformness): band-pass each CIELAB channel (masked G
 FINE_MM minus one at COARSE_MM, both over the skin zone: lighting gradients are slower than
 COARSE_MM and drop out), take out of the L* band the shading the landmark mesh predicts
 (:func:`shading_removed`) and, on the nose's steep walls, weigh it down
-(:func:`nose_weight`), take the colour difference magnitude U = sqrt(dL^2 + da^2 + db^2) (a
-local Delta E), and smooth it at SMOOTH_MM. The heatmap shows U >= LEVELS[k]; the score maps
+(:func:`nose_weight`), weigh down the shine around specular highlights (SHINE_MM), take
+the colour difference magnitude U = sqrt(dL^2 + da^2 + db^2) (a local Delta E), and smooth
+it at SMOOTH_MM. The heatmap shows U >= LEVELS[k]; the score maps
 the mean U over the skin: 100 * exp(-(mean U - U_FLOOR) / U_REF).
 """
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
 
@@ -35,7 +37,7 @@ SMOOTH_MM = 2.0
 LEVELS = (2.1, 3.0, 4.2, 6.0)   # Delta E units; level 0 outermost
 MIN_AREA_MM2 = 6.0
 U_FLOOR = 1.2   # Delta E of camera noise and fine texture that even skin still shows
-U_REF = 3.6     # mean Delta E above the floor at which the score is 36.8 (the slope: see docs)
+U_REF = 3.4     # mean Delta E above the floor at which the score is 36.8 (the slope: see docs)
 # The mesh's triangles are 2-5 mm across and its slope is constant on each: unsmoothed,
 # their steps enter the fitted shading as edges of their own (normals smoothed at 0.7 mm
 # gave london_021's cheeks 12 % more band-passed L* than at 3 mm, and its nose no less).
@@ -44,6 +46,10 @@ NORMAL_SMOOTH_MM = 3.0
 # the shading that is left there is weighed down: L* counts fully up to 30 degrees and not
 # at all from 55 (tan of the angle to the image plane: the mesh's depth slope).
 NOSE_FLAT, NOSE_STEEP = math.tan(math.radians(30.0)), math.tan(math.radians(55.0))
+# A specular highlight's light falls off over a few mm around the part the skin mask leaves
+# out: there skin lighter and less saturated than around it is the shine, and counts in
+# proportion to its distance from the highlight, in full from SHINE_MM.
+SHINE_MM = 5.0
 
 
 @register
@@ -149,6 +155,14 @@ def unevenness(skin: SkinImage, zone: np.ndarray):
         nose = halve(torch.from_numpy(skin.area_mask("nose")[ys, xs].copy()).to(lab.dtype)
                      .to(lab.device)[None])[0] > 0.5
         band[0] = band[0] * torch.where(nose, nose_weight(slope_h), 1.0)
+    highlights = skin.skin_mask.highlights[ys, xs]
+    if highlights.any():
+        dist = cv2.distanceTransform((~highlights).astype(np.uint8), cv2.DIST_L2, 5)
+        near = halve(torch.from_numpy(np.clip(dist / skin.px(SHINE_MM), 0, 1)
+                                      .astype(np.float32)).to(lab.device)[None])
+        # shine adds white light: L* up, a* and b* (positive on skin) down
+        shine = torch.cat((band[:1] > 0, band[1:] < 0))
+        band = torch.where(shine, band * near, band)
     mag = torch.sqrt((band ** 2).sum(0))
     uh = masked_blur(mag, zh, sig(SMOOTH_MM))
     shape = lab.shape[-2:]
