@@ -16,7 +16,7 @@ Two things the lines algorithm needs from the face's anatomy (docs/algorithms.md
   smooth, no longer than the zone holds, and no hair (not hugging hair or background, not
   hair-coloured, not poorer in blood than the skin beside it); on the cheek, not running
   along the face's turn where it faces more than 60 degrees away from the camera
-  (:func:`surface_slope`, from the landmark mesh's depth).
+  (:func:`algorithms.skin.surface.surface_slope`, from the landmark mesh's depth).
 
 Example
 -------
@@ -34,12 +34,13 @@ import torch
 from shapely.geometry import LineString
 
 from algorithms.face import indices as ix
+from algorithms.skin.surface import FORESHORTENED_SLOPE
 
 if TYPE_CHECKING:
     from algorithms.skin.skin_image import SkinImage
 
 __all__ = ["LINE_TYPES", "REGION_TYPE", "ORIENTATION", "MAX_LENGTH_MM", "ANATOMY_BAND_MM",
-           "anatomy_bands", "surface_slope", "classify", "orientation_fits", "line_angle",
+           "anatomy_bands", "classify", "orientation_fits", "line_angle",
            "typed"]
 
 LINE_TYPES = ("forehead", "glabella", "crows_feet", "under_eye", "nasolabial", "marionette",
@@ -107,39 +108,9 @@ def anatomy_bands(points: np.ndarray, px_per_mm: float, shape) -> np.ndarray:
     return band.astype(bool)
 
 
-# Skin turned further than this from the camera (the mesh's depth slope: tan 60 deg) is
-# foreshortened to half its size or less, and the shading of the face's curve there (the
-# cheek turning to the ear, a strand of hair lying on it) is steep enough to read as a
-# valley: a cheek line there is the outline's shading, not a fold of the skin.
-FORESHORTENED_SLOPE = math.tan(math.radians(60.0))
+# Cheek lines where the face turns away (FORESHORTENED_SLOPE, algorithms.skin.surface) and
+# running along the turn are the outline's shading, not folds of the skin.
 SLOPE_TYPES = ("cheek",)
-
-
-def surface_slope(face, shape) -> np.ndarray:
-    """The face surface's depth gradient (dz/dx, dz/dy) at each pixel of the restored face,
-    ``(H, W, 2)``: its length is the tan of the angle to the image plane, 0 outside the
-    landmark mesh or without landmark depths."""
-    out = np.zeros((*shape, 2), np.float32)
-    points = face.landmarks_restored
-    if face.landmarks_z is None or not ix.has_mesh(points):
-        return out
-    from scipy.spatial import Delaunay, QhullError
-
-    scale = math.sqrt(abs(np.linalg.det(np.asarray(face.restored.from_original)[:, :2])))
-    p = np.asarray(points, np.float64)[:468]           # the mesh (the iris has no depth)
-    z = np.asarray(face.landmarks_z, np.float64)[:468] * scale
-    try:
-        tri = Delaunay(p).simplices
-    except QhullError:                                  # a degenerate mesh: no slope known
-        return out
-    m = np.stack([p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]]], 1)
-    dz = np.stack([z[tri[:, 1]] - z[tri[:, 0]], z[tri[:, 2]] - z[tri[:, 0]]], 1)
-    ok = np.abs(np.linalg.det(m)) > 1e-6
-    grad = np.linalg.solve(m[ok], dz[ok][..., None])[..., 0]
-    for t, g in zip(tri[ok], grad):
-        cv2.fillConvexPoly(out, np.round(p[t] * 16).astype(np.int32), (float(g[0]), float(g[1])),
-                           cv2.LINE_8, 4)
-    return out
 
 
 def _follows_the_turn(line: LineString, grad: np.ndarray) -> bool:

@@ -127,7 +127,7 @@ class Lines(Algorithm):
         pts = face.landmarks_restored
         zone = (skin.finding_zone(ZONE) & ~LZ.anatomy_bands(pts, skin.px_per_mm, skin.shape)
                 & ~near_highlights(skin))
-        lines = LZ.typed(detect(skin, zone), skin, pts, LZ.surface_slope(face, skin.shape))
+        lines = LZ.typed(detect(skin, zone), skin, pts, skin.surface_slope)
         mm = skin.px_per_mm
         length = np.array([ln["length"] / mm for ln in lines])
         depth = np.array([ln["depth"] for ln in lines])

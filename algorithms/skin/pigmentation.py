@@ -34,7 +34,6 @@ from algorithms.skin.areas import CM2, SKIN_REGIONS
 from algorithms.skin.chromophores import OD_TO_INDEX
 from algorithms.skin.filters import masked_blur
 from algorithms.skin.geometry import bbox_slices, rasterise
-from algorithms.skin.line_zones import surface_slope
 from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
                                     numeric, spots_result)
 from algorithms.skin.shading import SHADE_RATIO, is_shading
@@ -288,7 +287,7 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
             continue
         if ratio < SHADE_RATIO and follow is None:
             zt = torch.from_numpy(zone.copy()).to(od.device)
-            follow = (np.linalg.norm(surface_slope(skin.face, skin.shape), axis=-1),
+            follow = (np.linalg.norm(skin.surface_slope, axis=-1),
                       masked_blur(od, zt, skin.px(FOLLOW_MM)).cpu().numpy())
         if follow is not None and is_shading(m, ratio, *follow, zone, skin.px_per_mm):
             continue

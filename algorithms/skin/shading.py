@@ -7,7 +7,7 @@ its darkening (dM / D ~ 0.5-0.7 on the portraits), where melanin alone rises by 
 much as it darkens. Colour alone does not settle it (JPEG's coarse chroma leaves real spots
 at 0.55-0.75 as well), so a darkening is shade when, besides, it follows the surface: over
 the spot and the skin around it, the darker, the more the surface is turned (the landmark
-mesh's depth slope, :func:`algorithms.skin.line_zones.surface_slope`). A pigment spot's
+mesh's depth slope, :func:`algorithms.skin.surface.surface_slope`). A pigment spot's
 darkness has nothing to do with the slope beneath it.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from algorithms.skin.line_zones import FORESHORTENED_SLOPE
+from algorithms.skin.surface import FORESHORTENED_SLOPE
 
 STEEP_SHARE = 0.1          # of the spot and the skin around it turned FORESHORTENED_SLOPE
                            # (60 deg) or more from the image plane

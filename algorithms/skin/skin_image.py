@@ -28,6 +28,7 @@ from algorithms.skin.chromophores import chromophore_indices
 from algorithms.skin.colour import linear_from_uint8, rgb_to_lab, to_tensor
 from algorithms.skin.geometry import rasterise
 from algorithms.skin.mask import BORDER_BAND_MM, SkinMask, _disc, compute_skin_mask
+from algorithms.skin.surface import surface_slope
 
 __all__ = ["SkinImage", "prepare", "require_face", "SATURATION_LOW", "SATURATION_HIGH",
            "PREPARE_MARGIN_MM", "features_by_area"]
@@ -137,6 +138,17 @@ class SkinImage:
         mask's border band, and without specular highlights for colour findings."""
         m = self.mask(names) & self.skin_mask.core
         return m & self.skin_mask.colour if colour else m
+
+    @property
+    def surface_slope(self) -> np.ndarray:
+        """The face surface's depth gradient per pixel, ``(H, W, 2)`` (computed once; see
+        :func:`algorithms.skin.surface.surface_slope`)."""
+        with self._lock:
+            if "_slope" not in self._masks:
+                slope = surface_slope(self.face, self.shape)
+                slope.setflags(write=False)
+                self._masks["_slope"] = slope
+            return self._masks["_slope"]
 
     @property
     def colour_core(self) -> np.ndarray:

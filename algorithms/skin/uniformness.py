@@ -21,8 +21,6 @@ from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import SKIN_REGIONS
 from algorithms.skin.filters import HALVE_SIGMA, double, halve, masked_blur
 from algorithms.skin.geometry import bbox_slices, heatmap_features
-# TODO: surface_slope belongs in a shared module (lines and uniformness both use it)
-from algorithms.skin.line_zones import surface_slope
 from algorithms.skin.scores import (area_results, exp_score, low_resolution_result,
                                     main_metric, make_result, numeric)
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
@@ -144,7 +142,7 @@ def unevenness(skin: SkinImage, zone: np.ndarray):
     # face. Only L* is corrected: shading moves a* and b* far less, and fitting them too
     # raised the b* band on london_042's cheeks by 40 % (the fit's own noise).
     slope = torch.from_numpy(
-        np.ascontiguousarray(surface_slope(skin.face, skin.shape)[ys, xs].transpose(2, 0, 1))
+        np.ascontiguousarray(skin.surface_slope[ys, xs].transpose(2, 0, 1))
     ).to(lab.device)
     if bool(slope.abs().sum() > 0):
         slope_h = halve(slope)

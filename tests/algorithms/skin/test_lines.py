@@ -122,7 +122,7 @@ def _detect(img, face):
     zone = (skin.finding_zone(LN.ZONE) & ~LZ.anatomy_bands(pts, skin.px_per_mm, skin.shape)
             & ~LN.near_highlights(skin))
     return skin, zone, LZ.typed(LN.detect(skin, zone), skin, pts,
-                                LZ.surface_slope(face, skin.shape))
+                                skin.surface_slope)
 
 
 def _shadow(img, face, lines, depth=0.25):
@@ -233,7 +233,7 @@ def test_cheek_lines_along_the_faces_turn_and_across_the_chin_crease_are_anatomy
     img, face = portraits["london_107"]
     skin = prepare_skin(face)
     mm = skin.px_per_mm
-    grad = LZ.surface_slope(face, skin.shape)
+    grad = skin.surface_slope
     steep = np.hypot(grad[..., 0], grad[..., 1])
     core = cv2.erode(skin.mask(("right_cheek",)).astype(np.uint8),
                      np.ones((int(6 * mm),) * 2, np.uint8)).astype(bool)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from algorithms.skin import pigmentation as P
-from algorithms.skin.line_zones import FORESHORTENED_SLOPE
+from algorithms.skin.surface import FORESHORTENED_SLOPE
 from algorithms.skin.shading import FOLLOW_CORR, SHADE_RATIO, is_shading
 
 # the nasofacial groove, from beside the inner eye corner down to the ala (mesh chains)
