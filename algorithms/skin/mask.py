@@ -20,8 +20,10 @@ Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
   zone (below the nose) a dot z-score adds to the hair score, and on a bearded face (median
   dot z over the zone >= beard.BEARDED_Z) the beard is found per face from the zone's blood +
   darkness + dots (:mod:`algorithms.skin.beard`: grown from its confident part, up the
-  cheeks' sides, and with the lighter patches it encloses); a fringe over the forehead is a
-  texture of vertical edges (STRAND_Z) reaching in from the outline;
+  cheeks' sides, and with the lighter patches it encloses); an upper lip dotted and bloodless
+  on both sides of the philtrum is a moustache (beard.has_moustache), which the zone's median
+  misses; a fringe over the forehead is a texture of vertical edges (STRAND_Z) reaching in
+  from the outline;
 * **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
 
 Specular highlights (L* well above the skin's, HIGHLIGHT_Z robust deviations) stay in the
@@ -50,7 +52,7 @@ from shapely.geometry.base import BaseGeometry
 from algorithms.face import indices as ix
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import FaceGeometry
-from algorithms.skin.beard import beard_hair, is_bearded
+from algorithms.skin.beard import beard_hair, has_moustache, is_bearded, moustache_hair
 from algorithms.skin.geometry import rasterise  # the one rasteriser of the skin layer
 
 __all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
@@ -93,6 +95,7 @@ NOSE_BELOW_EYES_MM = 2.0
 # creases, forehead lines and the nose's pores are dotted too and are skin.
 BEARD_ABOVE_MM = 3.0
 SUBNASALE = 2
+MOUTH_CORNERS, UPPER_LIP_TOP = (61, 291), 0  # a moustache's extent (beard.has_moustache)
 DOT_EDGE_MM = 1.0        # beside the lips' and nostrils' margins the dot filter sees their edge
 # A bearded face's beard: algorithms/skin/beard.py.
 # A fringe: strands hanging over the forehead, lighter than the colour test's threshold where
@@ -213,13 +216,21 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     chroma = cv2.GaussianBlur(chroma, (0, 0), HAIR_SMOOTH_MM * mm)
     all_dots = _dot_z(lightness, seeds, mm, anatomy)
     beard_zone = np.zeros(shape, bool)
+    lip = np.zeros(shape, bool)
     top = max(pts[SUBNASALE][1] - BEARD_ABOVE_MM * mm, 0.0) if ix.has_mesh(pts) else 0.0
     if ix.has_mesh(pts):
         beard_zone[int(top):] = True
         f = feature_polygons(pts)
+        edge = np.zeros(shape, bool)
         for name, margin in (("lips", LIPS_MARGIN_MM), ("right_nostril", NOSTRIL_MARGIN_MM),
                              ("left_nostril", NOSTRIL_MARGIN_MM)):
-            all_dots[_fill(f[name].buffer((margin + DOT_EDGE_MM) * mm), shape)] = 0.0
+            edge |= _fill(f[name].buffer((margin + DOT_EDGE_MM) * mm), shape)
+        all_dots[edge] = 0.0
+        # the upper lip, from the subnasale to the vermilion, between the mouth corners
+        xl, xr = sorted(float(pts[i][0]) for i in MOUTH_CORNERS)
+        y0 = max(int(pts[SUBNASALE][1]), 0)
+        lip[y0:max(int(pts[UPPER_LIP_TOP][1]), y0), max(int(xl), 0):int(xr) + 1] = True
+        lip &= anatomy & measurable & ~edge
     beard_zone &= anatomy
     dots = np.where(beard_zone, all_dots, 0.0)
     dark = cv2.GaussianBlur(dark, (0, 0), HAIR_SMOOTH_MM * mm)
@@ -233,6 +244,8 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
         flagged &= ~(_fill(nose, shape) & lower)
     if is_bearded(dots, beard_zone & measurable):
         beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm)
+    elif lip.any() and has_moustache(blood, all_dots, lip, float(pts[SUBNASALE][0]), mm):
+        beard = moustache_hair(blood, dark, all_dots, lip, mm)
     else:
         beard = np.zeros(shape, bool)
     hair = _hair_patches(flagged, anatomy, pts, mm) | beard

@@ -2,11 +2,12 @@
 tests/data/skin_hair_labels.json; docs/benchmarks.md "Skin mask: hair against hand labels").
 
 Bars sit just above what the benchmark measured, so a regression fails: the goal (< 1 % hair
-in the mask) is met on the six committed portraits except london_042's thin moustache, and
-on the bearded london_022 and 036 (read from ../shared/photos when it is there; 10.9 and
-1.8 % before the beard was grown from its confident part, up the cheeks' sides and over the
-lighter patches it encloses) and on london_003's fringe; london_008 keeps a 2 mm strip at its
-sideburns' edge.
+in the mask) is met on the six committed portraits (london_042's thin moustache since the
+upper lip is judged on its own, beard.has_moustache: 2.5 % before), and on the bearded
+london_022 and 036 (read from ../shared/photos when it is there; 10.9 and 1.8 % before the
+beard was grown from its confident part, up the cheeks' sides and over the lighter patches
+it encloses) and on london_003's fringe; london_008 keeps a 2 mm strip at its sideburns'
+edge.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from benchmarks.skin_hair import LABELS, find_photo, measure
 
 LAB = json.loads(LABELS.read_text())["photos"]
-BARS = {"london_006": 0.01, "london_021": 0.01, "london_024": 0.01, "london_042": 0.03,
+BARS = {"london_006": 0.01, "london_021": 0.01, "london_024": 0.01, "london_042": 0.01,
         "london_099": 0.01, "london_107": 0.01}
 # ../shared/photos/london: bearded men, and london_003's fringe (8.9 % before the strand test)
 SHARED = {"london_022": 0.01, "london_036": 0.01, "london_008": 0.025, "london_003": 0.01}
