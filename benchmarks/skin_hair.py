@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -35,8 +36,12 @@ from algorithms.skin.geometry import rasterise  # noqa: E402
 from algorithms.skin.skin_image import prepare  # noqa: E402
 
 LABELS = ROOT / "tests" / "data" / "skin_hair_labels.json"
-PHOTO_DIRS = (ROOT.parent / "shared" / "photos", ROOT.parent / "shared" / "photos" / "london",
-              ROOT / "tests" / "data" / "photos")
+# The development portraits: where RASTERISATION_TEST_POPULATION_DIR says (.ci/run sets it
+# wherever the checkout is), else next to the checkout; the six committed ones last.
+_SHARED = [Path(d) for d in (os.environ.get("RASTERISATION_TEST_POPULATION_DIR"),) if d]
+_SHARED.append(ROOT.parent / "shared" / "photos")
+PHOTO_DIRS = tuple(x for d in _SHARED for x in (d, d / "london")) + (
+    ROOT / "tests" / "data" / "photos",)
 
 
 def find_photo(stem: str, dirs=PHOTO_DIRS) -> Path | None:
