@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from algorithms.types import Feature
 
-__all__ = ["PIXEL_CENTRE", "index_to_xy", "rasterise", "polygons_from_mask",
+__all__ = ["PIXEL_CENTRE", "index_to_xy", "disc", "rasterise", "polygons_from_mask",
            "polygon_features", "heatmap_features", "bbox_slices"]
 
 # Geometry uses continuous pixel coordinates, as the face layer does: pixel (row i, col j)
@@ -48,6 +48,13 @@ def _rings(geom: BaseGeometry) -> Iterable[Polygon]:
     if isinstance(geom, Polygon):
         return (geom,)
     return tuple(g for g in getattr(geom, "geoms", ()) if isinstance(g, Polygon))
+
+
+def disc(radius_px: float) -> np.ndarray:
+    """An elliptic structuring element of ``radius_px`` (rounded, at least 1 px): the one
+    morphology kernel of the skin layer, for bands, guards and grown zones in millimetres."""
+    r = max(int(round(radius_px)), 1)
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
 def rasterise(geom: BaseGeometry | None, shape: tuple[int, int]) -> np.ndarray:

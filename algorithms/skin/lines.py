@@ -41,7 +41,7 @@ from shapely.geometry import LineString
 
 from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.filters import hessian_eigenvalues, masked_blur
-from algorithms.skin.geometry import bbox_slices, index_to_xy
+from algorithms.skin.geometry import bbox_slices, disc, index_to_xy
 from algorithms.skin.ridges import noise_normalised, oriented_valleys, ridge_paths, ridge_pixels
 from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
                                     make_result, numeric, scored_by_area)
@@ -198,9 +198,8 @@ HIGHLIGHT_BAND_MM = 2.0  # the dark gap between two specular patches reads as a 
 
 def near_highlights(skin: SkinImage) -> np.ndarray:
     """Specular highlights grown by HIGHLIGHT_BAND_MM."""
-    r = max(int(round(skin.px(HIGHLIGHT_BAND_MM))), 1)
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    return cv2.dilate(skin.skin_mask.highlights.astype(np.uint8), disc).astype(bool)
+    return cv2.dilate(skin.skin_mask.highlights.astype(np.uint8),
+                      disc(skin.px(HIGHLIGHT_BAND_MM))).astype(bool)
 
 
 def line_weight(depth: np.ndarray) -> np.ndarray:
@@ -231,11 +230,6 @@ def line_log_light(skin: SkinImage, ys: slice, xs: slice) -> np.ndarray:
     return torch.log(y.clamp_min(1e-4)).cpu().numpy().astype(np.float32)
 
 
-def _disc(radius_px: float) -> np.ndarray:
-    r = max(int(round(radius_px)), 1)
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-
-
 def valley_z(skin: SkinImage, zone: np.ndarray):
     """Valley evidence of ln Y on the zone's bounding box: ``((ys, xs), z, orientation index,
     scale index, response)``, each the best over orientations and scales, z in units of the
@@ -245,7 +239,7 @@ def valley_z(skin: SkinImage, zone: np.ndarray):
     ys, xs = bbox_slices(zone, int(skin.px(3 * ALONG_MM + GROW_MM)) + 2)
     img = line_log_light(skin, ys, xs)
     z = zone[ys, xs]
-    grown = torch.from_numpy(cv2.dilate(z.astype(np.uint8), _disc(skin.px(GROW_MM))) > 0)
+    grown = torch.from_numpy(cv2.dilate(z.astype(np.uint8), disc(skin.px(GROW_MM))) > 0)
     it = torch.from_numpy(img)
     img = torch.where(grown, it, masked_blur(it, grown, skin.px(1.5))).numpy()
     h, w = img.shape

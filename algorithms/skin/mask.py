@@ -53,7 +53,7 @@ from algorithms.face import indices as ix
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import FaceGeometry
 from algorithms.skin.beard import beard_hair, has_moustache, is_bearded, moustache_hair
-from algorithms.skin.geometry import rasterise  # the one rasteriser of the skin layer
+from algorithms.skin.geometry import disc, rasterise  # the one rasteriser of the skin layer
 
 __all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
            "BORDER_BAND_MM"]
@@ -144,11 +144,6 @@ class SkinMask:
         """Share of ``of``'s pixels that are skin."""
         n = int(of.sum())
         return float((self.mask & of).sum() / n) if n else 0.0
-
-
-def _disc(radius_px: float) -> np.ndarray:
-    r = max(int(round(radius_px)), 1)
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
 def _fill(geom: BaseGeometry, shape) -> np.ndarray:
@@ -254,14 +249,14 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     highlights = (lightness - l0 > HIGHLIGHT_Z * l_sd) & anatomy
 
     mask = anatomy & person & ~hair & measurable
-    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, _disc(CLEAN_MM * mm))
+    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, disc(CLEAN_MM * mm))
     mask = mask.astype(bool)
-    core = cv2.erode(mask.astype(np.uint8), _disc(BORDER_BAND_MM * mm)).astype(bool)
+    core = cv2.erode(mask.astype(np.uint8), disc(BORDER_BAND_MM * mm)).astype(bool)
     for m in (mask, core, anatomy, hair, highlights, chroma):
         m.setflags(write=False)
     person.setflags(write=False)
     # next to a highlight or a clipped pixel, colour is half-clipped too: guard band
-    guard = cv2.dilate((highlights | ~measurable).astype(np.uint8), _disc(COLOUR_GUARD_MM * mm))
+    guard = cv2.dilate((highlights | ~measurable).astype(np.uint8), disc(COLOUR_GUARD_MM * mm))
     colour = mask & ~guard.astype(bool)
     if ix.has_mesh(pts):
         colour &= ~_colour_exclusions(pts, mm, shape)
@@ -315,7 +310,7 @@ def _hair_patches(flagged: np.ndarray, anatomy: np.ndarray, pts: np.ndarray,
     n, labels, stats, _ = cv2.connectedComponentsWithStats(flagged.astype(np.uint8), 8)
     if n <= 1:
         return np.zeros_like(flagged)
-    touch = _disc(HAIR_TOUCH_MM * mm)
+    touch = disc(HAIR_TOUCH_MM * mm)
     edge = anatomy & ~cv2.erode(anatomy.astype(np.uint8), touch).astype(bool)
     brows = np.zeros(flagged.shape, np.uint8)
     for loop in (ix.RIGHT_BROW, ix.LEFT_BROW):
@@ -345,7 +340,7 @@ def _fringe(lightness: np.ndarray, seeds: np.ndarray, anatomy: np.ndarray, pts: 
         (across - down) / (across + down + 1e-6) > STRAND_ANISO) & anatomy
     cand[int(max(pts[list(ix.RIGHT_BROW) + list(ix.LEFT_BROW), 1].max(), 0)):] = False
     oval = _fill(feature_polygons(pts)["face_oval"].buffer(-OVAL_INSET_MM * mm), anatomy.shape)
-    rim = oval & ~cv2.erode(oval.astype(np.uint8), _disc(HAIR_TOUCH_MM * mm)).astype(bool)
+    rim = oval & ~cv2.erode(oval.astype(np.uint8), disc(HAIR_TOUCH_MM * mm)).astype(bool)
     n, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
     reaching = np.zeros(n, bool)
     reaching[np.unique(labels[cand & rim])] = True

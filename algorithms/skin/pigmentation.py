@@ -28,12 +28,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import torch
+from shapely.ops import unary_union
 
 from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import CM2, SKIN_REGIONS
 from algorithms.skin.chromophores import OD_TO_INDEX
 from algorithms.skin.filters import masked_blur
-from algorithms.skin.geometry import bbox_slices, rasterise
+from algorithms.skin.geometry import bbox_slices, disc, rasterise
 from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
                                     numeric, spots_result)
 from algorithms.skin.shading import SHADE_RATIO, is_shading
@@ -209,7 +210,7 @@ def pigment_zone(skin: SkinImage, names=ZONE) -> np.ndarray:
     cand = cand[cand > 0]
     if cand.size == 0:
         return zone
-    touch = M._disc(M.HAIR_TOUCH_MM * mm)
+    touch = disc(M.HAIR_TOUCH_MM * mm)
     edge = sm.anatomy & ~cv2.erode(sm.anatomy.astype(np.uint8), touch).astype(bool)
     brows = np.zeros(zone.shape, np.uint8)
     pts = skin.face.landmarks_restored
@@ -232,7 +233,7 @@ def pigment_zone(skin: SkinImage, names=ZONE) -> np.ndarray:
             back[y:y + h, x:x + w] |= crop
     if not back.any():
         return zone
-    grown = cv2.dilate(back.astype(np.uint8), M._disc((M.BORDER_BAND_MM + M.CLEAN_MM) * mm))
+    grown = cv2.dilate(back.astype(np.uint8), disc((M.BORDER_BAND_MM + M.CLEAN_MM) * mm))
     inside = np.zeros(zone.shape, bool)
     for nm in names:
         g = skin.face.regions.get(nm)
@@ -311,9 +312,8 @@ def achromatic_spots(skin: SkinImage, zone: np.ndarray, dark_z: np.ndarray, dark
     mm = skin.px_per_mm
     if CHROMA_BLOCK_PX <= SMALL_MIN_MM * mm:
         return []
-    free = np.ones(skin.shape, bool)
-    for s in taken:
-        free &= ~rasterise(s["polygon"].buffer(SMALL_EDGE_MM * mm), skin.shape)
+    free = ~rasterise(unary_union([s["polygon"] for s in taken]).buffer(SMALL_EDGE_MM * mm),
+                      skin.shape) if taken else np.ones(skin.shape, bool)
     inner = cv2.distanceTransform(zone.astype(np.uint8), cv2.DIST_L2, 3) >= SMALL_EDGE_MM * mm
     cands = spot_components(np.where(free, dark_z, 0.0), zone, skin, SMALL_Z, Z_LOW,
                             np.pi / 4 * SMALL_MIN_MM ** 2,

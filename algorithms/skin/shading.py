@@ -15,6 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from algorithms.skin.geometry import disc
 from algorithms.skin.surface import FORESHORTENED_SLOPE
 
 STEEP_SHARE = 0.1          # of the spot and the skin around it turned FORESHORTENED_SLOPE
@@ -36,12 +37,12 @@ def is_shading(spot_mask: np.ndarray, ratio: float, slope_len: np.ndarray,
     pixel) by FOLLOW_CORR or more."""
     if ratio >= SHADE_RATIO:
         return False
-    r = max(int(round(GROW_MM * px_per_mm)), 1)
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    kernel = disc(GROW_MM * px_per_mm)
+    r = kernel.shape[0] // 2
     ys, xs = np.nonzero(spot_mask)
     y0, y1 = max(ys.min() - r, 0), min(ys.max() + r + 1, spot_mask.shape[0])
     x0, x1 = max(xs.min() - r, 0), min(xs.max() + r + 1, spot_mask.shape[1])
-    around = (cv2.dilate(spot_mask[y0:y1, x0:x1].astype(np.uint8), disc).astype(bool)
+    around = (cv2.dilate(spot_mask[y0:y1, x0:x1].astype(np.uint8), kernel).astype(bool)
               & zone[y0:y1, x0:x1])
     slope = slope_len[y0:y1, x0:x1][around]
     if slope.size < 3 or float((slope > FORESHORTENED_SLOPE).mean()) < STEEP_SHARE:

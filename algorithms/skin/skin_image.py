@@ -26,8 +26,8 @@ from algorithms.face.types import FaceGeometry, NoFaceError
 from algorithms.skin.areas import AREA_MIN_MM2, AREA_REGIONS, CM2
 from algorithms.skin.chromophores import chromophore_indices
 from algorithms.skin.colour import linear_from_uint8, rgb_to_lab, to_tensor
-from algorithms.skin.geometry import rasterise
-from algorithms.skin.mask import BORDER_BAND_MM, SkinMask, _disc, compute_skin_mask
+from algorithms.skin.geometry import disc, rasterise
+from algorithms.skin.mask import BORDER_BAND_MM, SkinMask, compute_skin_mask
 from algorithms.skin.surface import surface_slope
 
 __all__ = ["SkinImage", "prepare", "require_face", "SATURATION_LOW", "SATURATION_HIGH",
@@ -159,7 +159,7 @@ class SkinImage:
         sm = self.skin_mask
         with self._lock:
             if "_colour_core" not in self._masks:
-                band = _disc(BORDER_BAND_MM * self.px_per_mm)
+                band = disc(BORDER_BAND_MM * self.px_per_mm)
                 core = cv2.erode(sm.colour.astype(np.uint8), band).astype(bool)
                 core.setflags(write=False)
                 self._masks["_colour_core"] = core
