@@ -125,17 +125,28 @@ def _detect(img, face):
                                 skin.surface_slope)
 
 
-def _shadow(img, face, lines, depth=0.25):
-    """``img`` with shadows taking ``depth`` of the light along ``lines`` (restored px)."""
+def _draw(img, face, lines, ods):
+    """``img`` with each of ``lines`` (restored px, 1 px wide, anti-aliased) absorbing its
+    optical density ``ods[k]`` (per R, G, B) in linear light."""
     inv = face.restored.to_original
     lin = (img.astype(np.float32) / 255.0) ** 2.2
-    for line in lines:
+    for line, od in zip(lines, ods):
         pts = np.asarray(line.coords) @ inv[:, :2].T + inv[:, 2]
         cover = np.zeros(img.shape[:2], np.float32)
         cv2.polylines(cover, [np.round(pts - 0.5).astype(np.int32)], False, 1.0, 1,
                       cv2.LINE_AA)
-        lin = lin * (1 - depth * cover[..., None])
+        lin = lin * np.exp(-cover[..., None] * np.asarray(od, np.float32))
     return np.clip(np.round(255 * lin ** (1 / 2.2)), 0, 255).astype(np.uint8)
+
+
+def _shadow(img, face, lines, depth=0.25):
+    """``img`` with shadows taking ``depth`` of the light along ``lines`` (restored px)."""
+    return _draw(img, face, lines, [np.full(3, -np.log(1 - depth))] * len(lines))
+
+
+def _found(lines, g, share=0.6):
+    """Whether the detected ``lines`` cover ``share`` of the drawn line ``g`` (4 px band)."""
+    return any(ln["line"].intersection(g.buffer(4)).length > share * g.length for ln in lines)
 
 
 @pytest.mark.slow
@@ -199,27 +210,13 @@ def test_a_hair_coloured_line_is_no_wrinkle_and_a_shadow_is(portraits):
     from benchmarks.accuracy_real import same_geometry
 
     img, face = portraits["london_107"]
-    inv = face.restored.to_original
     shadow = LineString([(300, 560), (315, 630)])        # right cheek (restored pixels)
     strand = LineString([(720, 560), (705, 630)])        # left cheek
-    lin = (img.astype(np.float32) / 255.0) ** 2.2
-    for line, colour in ((shadow, np.zeros(3)),
-                         (strand, 0.25 * np.asarray(MELANIN) - 0.25 * np.asarray(HAEMOGLOBIN))):
-        pts = np.asarray(line.coords) @ inv[:, :2].T + inv[:, 2]
-        cover = np.zeros(img.shape[:2], np.float32)
-        cv2.polylines(cover, [np.round(pts - 0.5).astype(np.int32)], False, 1.0, 1,
-                      cv2.LINE_AA)
-        od = cover[..., None] * (0.25 + colour)[None, None, :]
-        lin = lin * np.exp(-od)
-    drawn = np.clip(np.round(255 * lin ** (1 / 2.2)), 0, 255).astype(np.uint8)
+    hair = 0.25 * np.asarray(MELANIN) - 0.25 * np.asarray(HAEMOGLOBIN)
+    drawn = _draw(img, face, (shadow, strand), (np.full(3, 0.25), 0.25 + hair))
     _, _, lines = _detect(drawn, same_geometry(face, drawn))
-
-    def found(g):
-        return any(ln["line"].intersection(g.buffer(4)).length > 0.6 * g.length
-                   for ln in lines)
-
-    assert found(shadow)
-    assert not found(strand)
+    assert _found(lines, shadow)
+    assert not _found(lines, strand)
 
 
 @pytest.mark.slow
@@ -249,11 +246,6 @@ def test_cheek_lines_along_the_faces_turn_and_across_the_chin_crease_are_anatomy
     front = LineString([(300, 560), (315, 630)])
     drawn = _shadow(img, face, (turn, chin, front))
     _, _, lines = _detect(drawn, same_geometry(face, drawn))
-
-    def found(g):
-        return any(ln["line"].intersection(g.buffer(4)).length > 0.6 * g.length
-                   for ln in lines)
-
-    assert found(front)
-    assert not found(turn)
-    assert not found(chin)
+    assert _found(lines, front)
+    assert not _found(lines, turn)
+    assert not _found(lines, chin)
