@@ -16,7 +16,9 @@ Two things the lines algorithm needs from the face's anatomy (docs/algorithms.md
   smooth, no longer than the zone holds, and no hair (not hugging hair or background, not
   hair-coloured, not poorer in blood than the skin beside it); on the cheek, not running
   along the face's turn where it faces more than 60 degrees away from the camera
-  (:func:`algorithms.skin.surface.surface_slope`, from the landmark mesh's depth).
+  (:func:`algorithms.skin.surface.surface_slope`, from the landmark mesh's depth), nor, where
+  it faces more than 35 degrees away, the knee of the turn's shading: a valley along the turn
+  whose receding side does not rise again (a fold is lit on both sides).
 
 Example
 -------
@@ -111,19 +113,77 @@ def anatomy_bands(points: np.ndarray, px_per_mm: float, shape) -> np.ndarray:
 # Cheek lines where the face turns away (FORESHORTENED_SLOPE, algorithms.skin.surface) and
 # running along the turn are the outline's shading, not folds of the skin.
 SLOPE_TYPES = ("cheek",)
+ALONG_TURN_COS = 0.5     # within 30 degrees of the depth contour: runs along the turn
+# A fold is a groove: the skin rises again on both sides of it. Where the face turns away
+# the shading darkens towards the outline, and the bend of that shading (its "knee") reads
+# as a valley with one shoulder only, the one facing the camera. Drawn wrinkles there keep
+# a shoulder on the receding side (docs/algorithms.md#lines).
+KNEE_SLOPE = math.tan(math.radians(35.0))   # the face turns more than 35 degrees away ...
+KNEE_OFFSET_MM = 1.0                        # ... and the receding side, this far out,
+KNEE_SHOULDER = 0.2                         # rises less than this share of the line's depth
+KNEE_BLUR_MM = 0.3                          # (ln Y smoothed this much: pores, noise)
+
+
+def _turn(line: LineString, grad: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """``(median depth gradient, its length, whether the line runs along the turn)``: within
+    30 degrees of the depth contour."""
+    g = np.median(grad, axis=0)
+    n = float(np.hypot(*g))
+    xy = np.asarray(line.coords, float)
+    d = xy[-1] - xy[0]
+    return g, n, abs(float(d @ g)) <= ALONG_TURN_COS * n * (float(np.hypot(*d)) + 1e-9)
 
 
 def _follows_the_turn(line: LineString, grad: np.ndarray) -> bool:
     """Whether a line lies where the surface turns away (median slope over
     FORESHORTENED_SLOPE) and runs along that turn (within 30 degrees of the depth contour):
     the shading of the face's curve, or hair falling along it."""
-    g = np.median(grad, axis=0)
-    n = float(np.hypot(*g))
-    if n <= FORESHORTENED_SLOPE:
+    _, n, along = _turn(line, grad)
+    return n > FORESHORTENED_SLOPE and along
+
+
+def _receding_shoulder(skin: "SkinImage", xy: np.ndarray, g: np.ndarray) -> float:
+    """How much ln Y rises from a line (points ``xy`` along its middle) to its receding side
+    (the side the depth gradient ``g`` points to, away from the camera): the median, over the
+    points, of ln Y KNEE_OFFSET_MM beside the line minus ln Y on it (smoothed by
+    KNEE_BLUR_MM; point by point, as the shading also changes along the line)."""
+    mm = skin.px_per_mm
+    d = np.gradient(xy, axis=0)
+    d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
+    nrm = np.stack([-d[:, 1], d[:, 0]], 1)
+    nrm *= 1.0 if float(np.median(nrm @ g)) >= 0 else -1.0
+    pad = (KNEE_OFFSET_MM + 4 * KNEE_BLUR_MM) * mm + 2
+    h, w = skin.shape
+    x0, y0 = (max(int(v - pad), 0) for v in xy.min(axis=0))
+    x1, y1 = (int(v + pad) + 1 for v in xy.max(axis=0))
+    x1, y1 = min(x1, w), min(y1, h)
+    lin = skin.linear[:, y0:y1, x0:x1]
+    y = 0.2126729 * lin[0] + 0.7151522 * lin[1] + 0.0721750 * lin[2]
+    lny = cv2.GaussianBlur(torch.log(y.clamp_min(1e-4)).cpu().numpy().astype(np.float32),
+                           (0, 0), KNEE_BLUR_MM * mm)
+
+    def at(p):
+        xi = np.clip(p[:, 0].astype(int) - x0, 0, x1 - x0 - 1)
+        yi = np.clip(p[:, 1].astype(int) - y0, 0, y1 - y0 - 1)
+        return lny[yi, xi]
+
+    return float(np.median(at(xy + KNEE_OFFSET_MM * mm * nrm) - at(xy)))
+
+
+def _shading_knee(skin: "SkinImage", line: LineString, slope: np.ndarray,
+                  depth_ln: float) -> bool:
+    """Whether a line is the knee of the shading where the face turns away: over its middle
+    80 % the surface turns more than 35 degrees from the camera (KNEE_SLOPE), the line runs
+    along the turn and the skin on its receding side does not rise again (less than
+    KNEE_SHOULDER of the line's own ln Y depth 1 mm out)."""
+    xy = np.asarray([line.interpolate(t, normalized=True).coords[0]
+                     for t in np.linspace(0.1, 0.9, 17)])
+    h, w = skin.shape
+    g, n, along = _turn(line, slope[np.clip(xy[:, 1].astype(int), 0, h - 1),
+                                    np.clip(xy[:, 0].astype(int), 0, w - 1)])
+    if n <= KNEE_SLOPE or not along:
         return False
-    xy = np.asarray(line.coords, float)
-    d = xy[-1] - xy[0]
-    return abs(float(d @ g)) <= 0.5 * n * (float(np.hypot(*d)) + 1e-9)
+    return _receding_shoulder(skin, xy, g) < KNEE_SHOULDER * depth_ln
 
 
 def line_angle(line: LineString) -> float:
@@ -228,8 +288,10 @@ def typed(lines: list[dict], skin: "SkinImage", points: np.ndarray, slope=None) 
         kind = classify(ln["centre"], regions, points)
         if kind is None or not orientation_fits(kind, line_angle(line)):
             continue
-        if kind in SLOPE_TYPES and slope is not None and _follows_the_turn(line, slope[yi, xi]):
-            continue
+        if kind in SLOPE_TYPES and slope is not None and (
+                _follows_the_turn(line, slope[yi, xi])
+                or _shading_knee(skin, line, slope, ln["depth_ln"])):
+            continue  # the face's turn: its shading, or the knee of that shading
         if line.length > skin.px(MAX_LENGTH_MM[kind]):
             continue
         if (kind != "under_eye" and hair_chroma is not None

@@ -249,3 +249,42 @@ def test_cheek_lines_along_the_faces_turn_and_across_the_chin_crease_are_anatomy
     assert _found(lines, front)
     assert not _found(lines, turn)
     assert not _found(lines, chin)
+
+
+@pytest.mark.slow
+def test_the_knee_of_the_shading_where_the_face_turns_is_no_line_and_a_groove_there_is(
+        portraits):
+    """london_107's left cheek, where the face turns 35-60 degrees from the camera: the bend
+    of the shading along the turn (a valley lit on the side facing the camera only) is no
+    line; a shadow drawn there along the turn (a groove: lit on both sides) is found."""
+    from benchmarks.accuracy_real import same_geometry
+
+    img, face = portraits["london_107"]
+    skin, _, lines = _detect(img, face)
+    mm = skin.px_per_mm
+    grad = skin.surface_slope
+    steep = np.hypot(grad[..., 0], grad[..., 1])
+    cheek = skin.mask(("left_cheek",))
+
+    def on_the_turn(ln):
+        xy = np.asarray([ln["line"].interpolate(t, normalized=True).coords[0]
+                         for t in np.linspace(0.1, 0.9, 17)]).astype(int)
+        g = np.median(grad[xy[:, 1], xy[:, 0]], axis=0)
+        n, d = float(np.hypot(*g)), xy[-1] - xy[0]
+        along = abs(float(d @ g)) <= 0.5 * n * float(np.hypot(*d))   # within 30 degrees
+        return along and math.tan(math.radians(35)) < n <= math.tan(math.radians(60))
+
+    turning = [ln for ln in lines if ln["type"] == "cheek" and on_the_turn(ln)
+               and cheek[int(ln["centre"][1]), int(ln["centre"][0])]]
+    assert not turning, [(ln["centre"], ln["depth"]) for ln in turning]
+    core = cv2.erode(cheek.astype(np.uint8), np.ones((int(6 * mm),) * 2, np.uint8)).astype(bool)
+    ys, xs = np.nonzero(core & (steep > math.tan(math.radians(45)))
+                        & (steep < math.tan(math.radians(55))))
+    assert len(ys)
+    i = int(np.argmin(np.abs(ys - ys.mean())))
+    c, g = np.array([xs[i], ys[i]], float), grad[ys[i], xs[i]]
+    along = np.array([-g[1], g[0]]) / np.hypot(*g)
+    groove = LineString([c - 6 * mm * along, c + 6 * mm * along])
+    drawn = _shadow(img, face, (groove,), depth=0.2)
+    _, _, lines = _detect(drawn, same_geometry(face, drawn))
+    assert _found(lines, groove)
