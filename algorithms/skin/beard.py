@@ -27,13 +27,21 @@ subnasale), at least MOUSTACHE_SHARE of it is both dotted and bloodless, as hair
 (a moustache grows on both sides; a pale philtrum or the columella's shade is one central
 patch). Then its pixels above BEARD_GROW_Z on the beard score are hair, with the skin they
 enclose.
+
+Light stubble, densest on the chin and jaw with clear cheeks beside it, also leaves the zone's
+median with the skin (london_125: 0.27). So the chin is judged on its own too: a face whose
+chin (below the mouth, inside the jaw's shading) is at least STUBBLE_SHARE dotted and
+bloodless is stubbled, and its beard is found as a bearded face's, without the cheek rise.
+Women 0.000-0.082 on the development portraits (london_099's mentolabial crease the highest),
+clean-shaven and moustached men up to 0.095, london_125 0.186, beards 0.40-0.59.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-__all__ = ["BEARDED_Z", "is_bearded", "beard_hair", "has_moustache", "moustache_hair"]
+__all__ = ["BEARDED_Z", "is_bearded", "is_stubbled", "beard_hair", "has_moustache",
+           "moustache_hair"]
 
 # Median dot z over the beard zone: shaved, clean and female faces -1.2..0.9 on the
 # development portraits; stubble and beards 1.8-5.8.
@@ -50,6 +58,13 @@ CHEEK_GROW_Z = 2.0       # joined to the beard, in that rise
 MOUSTACHE_SHARE = 0.06
 MOUSTACHE_DOT_Z, MOUSTACHE_BLOOD_Z = 2.0, 0.75
 MOUSTACHE_MIDLINE_MM = 3.0
+# Light stubble: dotted and bloodless share of the chin (the beard zone from
+# STUBBLE_BELOW_MOUTH_MM below the mouth corners down, STUBBLE_INSET_MM inside the inset
+# outline, where the jaw's shading is): women <= 0.082, clean-shaven men <= 0.095 on the
+# development portraits, london_125's light stubble 0.186.
+STUBBLE_SHARE = 0.14
+STUBBLE_BELOW_MOUTH_MM = 3.0
+STUBBLE_INSET_MM = 3.0
 # mesh points: the alae's outer points and the face's sides at eye level
 RIGHT_ALA, LEFT_ALA, RIGHT_SIDE, LEFT_SIDE = 48, 278, 234, 454
 
@@ -57,6 +72,14 @@ RIGHT_ALA, LEFT_ALA, RIGHT_SIDE, LEFT_SIDE = 48, 278, 234, 454
 def is_bearded(dots: np.ndarray, zone: np.ndarray) -> bool:
     """Whether the beard zone's median dot z reaches BEARDED_Z."""
     return bool(zone.any()) and float(np.median(dots[zone])) >= BEARDED_Z
+
+
+def is_stubbled(blood: np.ndarray, dots: np.ndarray, chin: np.ndarray) -> bool:
+    """Whether STUBBLE_SHARE of the chin ``chin`` is dotted and bloodless, as hair shafts are."""
+    if not chin.any():
+        return False
+    hairy = (dots[chin] >= MOUSTACHE_DOT_Z) & (blood[chin] >= MOUSTACHE_BLOOD_Z)
+    return float(hairy.mean()) >= STUBBLE_SHARE
 
 
 def _cheek_rise(pts: np.ndarray, top: float, mm: float, shape) -> np.ndarray:
@@ -73,12 +96,13 @@ def _cheek_rise(pts: np.ndarray, top: float, mm: float, shape) -> np.ndarray:
 
 
 def beard_hair(blood: np.ndarray, dark: np.ndarray, dots: np.ndarray, zone: np.ndarray,
-               top: float, anatomy: np.ndarray, pts: np.ndarray, mm: float) -> np.ndarray:
+               top: float, anatomy: np.ndarray, pts: np.ndarray, mm: float,
+               rise: bool = True) -> np.ndarray:
     """The beard (bool) of a bearded face: ``blood``, ``dark`` and ``dots`` are the skin
     mask's one-sided z-scores (``dots`` not yet cut to the beard zone), ``zone`` the beard
     zone whose top row is ``top``."""
     shape = zone.shape
-    reach = zone | (_cheek_rise(pts, top, mm, shape) & anatomy)
+    reach = zone | (_cheek_rise(pts, top, mm, shape) & anatomy) if rise else zone
     score = cv2.GaussianBlur(blood + dark + np.maximum(np.where(reach, dots, 0), 0), (0, 0),
                              BEARD_SMOOTH_MM * mm)
     beard = (score > BEARD_Z) & zone

@@ -22,8 +22,9 @@ Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
   darkness + dots (:mod:`algorithms.skin.beard`: grown from its confident part, up the
   cheeks' sides, and with the lighter patches it encloses); an upper lip dotted and bloodless
   on both sides of the philtrum is a moustache (beard.has_moustache), which the zone's median
-  misses; a fringe over the forehead is a texture of vertical edges (STRAND_Z) reaching in
-  from the outline;
+  misses, and a chin dotted and bloodless over beard.STUBBLE_SHARE is light stubble
+  (beard.is_stubbled), found like a beard but without the rise up the cheeks; a fringe over
+  the forehead is a texture of vertical edges (STRAND_Z) reaching in from the outline;
 * **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
 
 Specular highlights (L* well above the skin's, HIGHLIGHT_Z robust deviations) stay in the
@@ -52,7 +53,8 @@ from shapely.geometry.base import BaseGeometry
 from algorithms.face import indices as ix
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import FaceGeometry
-from algorithms.skin.beard import beard_hair, has_moustache, is_bearded, moustache_hair
+from algorithms.skin.beard import (STUBBLE_BELOW_MOUTH_MM, STUBBLE_INSET_MM, beard_hair,
+                                   has_moustache, is_bearded, is_stubbled, moustache_hair)
 from algorithms.skin.geometry import disc, rasterise  # the one rasteriser of the skin layer
 
 __all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
@@ -212,6 +214,7 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     all_dots = _dot_z(lightness, seeds, mm, anatomy)
     beard_zone = np.zeros(shape, bool)
     lip = np.zeros(shape, bool)
+    chin = np.zeros(shape, bool)
     top = max(pts[SUBNASALE][1] - BEARD_ABOVE_MM * mm, 0.0) if ix.has_mesh(pts) else 0.0
     if ix.has_mesh(pts):
         beard_zone[int(top):] = True
@@ -226,6 +229,10 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
         y0 = max(int(pts[SUBNASALE][1]), 0)
         lip[y0:max(int(pts[UPPER_LIP_TOP][1]), y0), max(int(xl), 0):int(xr) + 1] = True
         lip &= anatomy & measurable & ~edge
+        # the chin, below the mouth and inside the jaw's shading (beard.is_stubbled)
+        oval = _fill(f["face_oval"].buffer(-(OVAL_INSET_MM + STUBBLE_INSET_MM) * mm), shape)
+        chin[max(int(pts[list(MOUTH_CORNERS), 1].max() + STUBBLE_BELOW_MOUTH_MM * mm), 0):] = True
+        chin &= oval & anatomy & measurable & ~edge
     beard_zone &= anatomy
     dots = np.where(beard_zone, all_dots, 0.0)
     dark = cv2.GaussianBlur(dark, (0, 0), HAIR_SMOOTH_MM * mm)
@@ -239,6 +246,9 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
         flagged &= ~(_fill(nose, shape) & lower)
     if is_bearded(dots, beard_zone & measurable):
         beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm)
+    elif is_stubbled(blood, all_dots, chin):
+        beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm,
+                           rise=False)
     elif lip.any() and has_moustache(blood, all_dots, lip, float(pts[SUBNASALE][0]), mm):
         beard = moustache_hair(blood, dark, all_dots, lip, mm)
     else:
