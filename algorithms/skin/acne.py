@@ -12,10 +12,14 @@ their redness (:func:`spot_weight`): 100 * exp(-sum(w) / zone_cm2 / DENSITY_REF)
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import torch
 
 from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import SKIN_REGIONS
+from algorithms.skin.filters import masked_blur
+from algorithms.skin.geometry import bbox_slices
 from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
                                     numeric, spots_result)
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
@@ -39,8 +43,10 @@ MEAN_SIGMAS = 3.0     # a spot's mean excess must reach this many noise sigmas: 
 AREA_MIN_MM2 = 0.8
 AREA_MAX_MM2 = 78.5   # radius 0.5-5 mm: papules and pustules (< 5 mm across) to nodules
 THICK_MIN_MM = 0.8
+EDGE_RATIO = 0.8      # a spot still this share of its peak redness where it meets the skin's
+EDGE_MM = 0.5         # edge, with the skin beyond (this wide) as red, is the edge's colour
 WEIGHT_FULL = 9.0     # mean excess at which a spot counts fully
-DENSITY_REF = 0.065   # redness-weighted spots per cm2 at which the score is 36.8 (fit: docs)
+DENSITY_REF = 0.042   # redness-weighted spots per cm2 at which the score is 36.8 (fit: docs)
 
 
 @register
@@ -109,10 +115,58 @@ def size_weight(area_mm2: np.ndarray) -> np.ndarray:
 def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
     red = local_difference(skin, skin.haemoglobin, zone, SMOOTH_MM, BACKGROUND_MM)
     sigma = robust_sigma(red[zone])
-    spots = spot_components(red, zone, skin, max(A_HIGH, HIGH_SIGMAS * sigma),
-                            max(A_LOW, LOW_SIGMAS * sigma), AREA_MIN_MM2, AREA_MAX_MM2,
-                            THICK_MIN_MM, min_solidity=SOLIDITY_MIN)
+    low = max(A_LOW, LOW_SIGMAS * sigma)
+    spots = spot_components(red, zone, skin, max(A_HIGH, HIGH_SIGMAS * sigma), low,
+                            AREA_MIN_MM2, AREA_MAX_MM2, THICK_MIN_MM, min_solidity=SOLIDITY_MIN)
     cut = MEAN_SIGMAS * sigma
     centred = skin.colour_core
-    return [dict(s, cut=max(cut, A_LOW)) for s in spots if s["intensity"] >= cut
-            and centred[int(round(s["centre"][1])), int(round(s["centre"][0]))]]
+    spots = [dict(s, cut=max(cut, A_LOW)) for s in spots if s["intensity"] >= cut
+             and centred[int(round(s["centre"][1])), int(round(s["centre"][0]))]]
+    if not spots:
+        return spots
+    at_edge = edge_colour(skin, red, red > low, zone)
+    return [s for s in spots if not at_edge(s["polygon"])]
+
+
+def edge_colour(skin: SkinImage, red: np.ndarray, weak: np.ndarray, zone: np.ndarray):
+    """``f(polygon) -> bool``: whether a spot is the red of something the skin mask leaves
+    out, running on into the skin: its component of ``weak`` reaches the edge of the colour
+    findings' skin (every region) at a pixel where it is still EDGE_RATIO of its peak
+    redness and where what lies beyond the edge (EDGE_MM across) is at least as red against
+    the spot's own background.
+
+    The vermilion past the mouth's corners and below the lower lip, the nostril sills and
+    the alar groove are red by nature and the mesh's margins cannot follow them on every
+    face. A papule beside the edge keeps its peak inside and falls off towards it, and a
+    papule beside a hole the mask leaves in the skin (a hair, a highlight) finds no red
+    beyond it.
+    """
+    skin_zone = skin.finding_zone(SKIN_REGIONS, colour=True)
+    weak = weak & zone
+    beyond_zone = ~skin_zone
+    rim = weak & cv2.dilate(beyond_zone.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if not rim.any():
+        return lambda poly: False
+    n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
+    ys, xs = bbox_slices(rim, int(3 * skin.px(BACKGROUND_MM)) + 2)
+    hb = skin.haemoglobin[ys, xs]
+    dev = hb.device
+    beyond = masked_blur(hb, torch.from_numpy(beyond_zone[ys, xs].copy()).to(dev), skin.px(EDGE_MM))
+    background = masked_blur(hb, torch.from_numpy(zone[ys, xs].copy()).to(dev),
+                             skin.px(BACKGROUND_MM))
+    excess = np.zeros(zone.shape, np.float32)
+    excess[ys, xs] = (beyond - background).cpu().numpy()
+    peak = np.full(n, -np.inf)
+    np.maximum.at(peak, labels[weak], red[weak])
+    at_rim = np.full(n, -np.inf)
+    np.maximum.at(at_rim, labels[rim], np.minimum(red[rim], excess[rim]))
+    edge = at_rim >= EDGE_RATIO * peak
+    edge[0] = False
+
+    def is_edge(poly) -> bool:
+        p = poly.representative_point()
+        y = min(max(int(p.y), 0), labels.shape[0] - 1)
+        x = min(max(int(p.x), 0), labels.shape[1] - 1)
+        return bool(edge[labels[y, x]])
+
+    return is_edge

@@ -95,3 +95,39 @@ def test_acne_is_not_centred_beside_what_colour_leaves_out(base, change):
     spots = [f.geometry.centroid for f in photo.native_result("acne").masks[0].features]
     assert spots
     assert all(core[int(round(c.y)), int(round(c.x))] for c in spots)
+
+
+def _acne_spots(face):
+    from algorithms.skin import acne as AC
+    from algorithms.skin.skin_image import prepare
+
+    skin = prepare(face)
+    return skin, AC.detect(skin, skin.finding_zone(AC.ZONE, colour=True))
+
+
+@pytest.mark.parametrize("name", ["london_006", "london_107"])
+def test_the_vermilions_red_past_the_lip_is_not_acne(face_of, name):
+    """The skin at the vermilion border (above the upper lip on london_006, at the mouth's
+    corner on london_107) is red where the mesh's lip margin does not reach: spots there,
+    4-5 mm from the mesh's lip outline, ran into the skin mask's edge with the lip's red
+    beyond it. None is centred within 5 mm of the lips now."""
+    from algorithms.face.regions import feature_polygons
+    from shapely.geometry import Point
+
+    _, face = face_of(name)
+    skin, spots = _acne_spots(face)
+    lips = feature_polygons(face.landmarks_restored)["lips"]
+    near = [round(lips.distance(Point(s["centre"])) / skin.px_per_mm, 1) for s in spots
+            if lips.distance(Point(s["centre"])) < 5.0 * skin.px_per_mm]
+    assert not near, near
+
+
+def test_a_papule_below_the_lip_is_still_acne(base):
+    """The vermilion rule asks for the lip's red running on into the skin, not nearness to
+    the lip: a papule 5 mm below the lower lip's middle (the dropped spots' centres lay
+    4-5 mm from the lip outline) is found."""
+    img, face = base
+    r = 1.2 * face.px_per_mm
+    p = _point(face, 17, down_mm=5.0)            # mesh 17: the lower lip's lowest point
+    found = PhotoAnalysis(_draw_spot(img, p, r, (0.02, 0.4, 0.3))).result("acne")
+    assert _found_near(found, p, 2 * r)
