@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Mapping
 import cv2
 import numpy as np
 import torch
-from shapely.geometry import LineString
+from shapely.geometry import LineString, Point
 
 from algorithms.face import indices as ix
 from algorithms.skin.surface import FORESHORTENED_SLOPE
@@ -119,9 +119,13 @@ ALONG_TURN_COS = 0.5     # within 30 degrees of the depth contour: runs along th
 # as a valley with one shoulder only, the one facing the camera. Drawn wrinkles there keep
 # a shoulder on the receding side (docs/algorithms.md#lines).
 KNEE_SLOPE = math.tan(math.radians(35.0))   # the face turns more than 35 degrees away ...
-KNEE_OFFSET_MM = 1.0                        # ... and the receding side, this far out,
+SHOULDER_MM = 1.0                           # ... and the receding side, this far out,
 KNEE_SHOULDER = 0.2                         # rises less than this share of the line's depth
-KNEE_BLUR_MM = 0.3                          # (ln Y smoothed this much: pores, noise)
+SHOULDER_BLUR_MM = 0.3                      # (ln Y smoothed this much: pores, noise)
+# The alar-facial groove: the ala's wall beside the cheek is in shade, and the edge of that
+# shade reads as a short valley lit on the cheek's side only (docs/algorithms.md#lines).
+ALA_NEAR_MM = 5.0                           # a line this close to the alar rim ...
+ALA_SHOULDER = 0.3                          # ... whose ala side rises less than this share
 
 
 def _turn(line: LineString, grad: np.ndarray) -> tuple[np.ndarray, float, bool]:
@@ -142,48 +146,71 @@ def _follows_the_turn(line: LineString, grad: np.ndarray) -> bool:
     return n > FORESHORTENED_SLOPE and along
 
 
-def _receding_shoulder(skin: "SkinImage", xy: np.ndarray, g: np.ndarray) -> float:
-    """How much ln Y rises from a line (points ``xy`` along its middle) to its receding side
-    (the side the depth gradient ``g`` points to, away from the camera): the median, over the
-    points, of ln Y KNEE_OFFSET_MM beside the line minus ln Y on it (smoothed by
-    KNEE_BLUR_MM; point by point, as the shading also changes along the line)."""
+def _middle(line: LineString) -> np.ndarray:
+    """17 points along the middle 80 % of a line, (x, y)."""
+    return np.asarray([line.interpolate(t, normalized=True).coords[0]
+                       for t in np.linspace(0.1, 0.9, 17)])
+
+
+def _shoulder(skin: "SkinImage", xy: np.ndarray, toward: np.ndarray) -> float:
+    """How much ln Y rises from a line (points ``xy`` along its middle) to one side, the
+    side the vectors ``toward`` (one per point) point to: the median, over the points, of
+    ln Y SHOULDER_MM beside the line minus ln Y on it (smoothed by SHOULDER_BLUR_MM; point
+    by point, as the shading also changes along the line)."""
     mm = skin.px_per_mm
     d = np.gradient(xy, axis=0)
     d /= np.linalg.norm(d, axis=1, keepdims=True) + 1e-9
     nrm = np.stack([-d[:, 1], d[:, 0]], 1)
-    nrm *= 1.0 if float(np.median(nrm @ g)) >= 0 else -1.0
-    pad = (KNEE_OFFSET_MM + 4 * KNEE_BLUR_MM) * mm + 2
+    nrm *= np.where(np.sum(nrm * toward, axis=1) >= 0, 1.0, -1.0)[:, None]
+    pad = (SHOULDER_MM + 4 * SHOULDER_BLUR_MM) * mm + 2
     h, w = skin.shape
     x0, y0 = (max(int(v - pad), 0) for v in xy.min(axis=0))
     x1, y1 = (int(v + pad) + 1 for v in xy.max(axis=0))
     x1, y1 = min(x1, w), min(y1, h)
     lin = skin.linear[:, y0:y1, x0:x1]
-    y = 0.2126729 * lin[0] + 0.7151522 * lin[1] + 0.0721750 * lin[2]
-    lny = cv2.GaussianBlur(torch.log(y.clamp_min(1e-4)).cpu().numpy().astype(np.float32),
-                           (0, 0), KNEE_BLUR_MM * mm)
+    lum = 0.2126729 * lin[0] + 0.7151522 * lin[1] + 0.0721750 * lin[2]
+    lny = cv2.GaussianBlur(torch.log(lum.clamp_min(1e-4)).cpu().numpy().astype(np.float32),
+                           (0, 0), SHOULDER_BLUR_MM * mm)
 
     def at(p):
         xi = np.clip(p[:, 0].astype(int) - x0, 0, x1 - x0 - 1)
         yi = np.clip(p[:, 1].astype(int) - y0, 0, y1 - y0 - 1)
         return lny[yi, xi]
 
-    return float(np.median(at(xy + KNEE_OFFSET_MM * mm * nrm) - at(xy)))
+    return float(np.median(at(xy + SHOULDER_MM * mm * nrm) - at(xy)))
 
 
 def _shading_knee(skin: "SkinImage", line: LineString, slope: np.ndarray,
                   depth_ln: float) -> bool:
     """Whether a line is the knee of the shading where the face turns away: over its middle
     80 % the surface turns more than 35 degrees from the camera (KNEE_SLOPE), the line runs
-    along the turn and the skin on its receding side does not rise again (less than
-    KNEE_SHOULDER of the line's own ln Y depth 1 mm out)."""
-    xy = np.asarray([line.interpolate(t, normalized=True).coords[0]
-                     for t in np.linspace(0.1, 0.9, 17)])
+    along the turn and the skin on its receding side (where the depth gradient points) does
+    not rise again (less than KNEE_SHOULDER of the line's own ln Y depth 1 mm out)."""
+    xy = _middle(line)
     h, w = skin.shape
     g, n, along = _turn(line, slope[np.clip(xy[:, 1].astype(int), 0, h - 1),
                                     np.clip(xy[:, 0].astype(int), 0, w - 1)])
     if n <= KNEE_SLOPE or not along:
         return False
-    return _receding_shoulder(skin, xy, g) < KNEE_SHOULDER * depth_ln
+    return _shoulder(skin, xy, np.broadcast_to(g, xy.shape)) < KNEE_SHOULDER * depth_ln
+
+
+def _alar_groove(skin: "SkinImage", line: LineString, points: np.ndarray,
+                 depth_ln: float) -> bool:
+    """Whether a line is the edge of the ala's shade: its middle runs within ALA_NEAR_MM of
+    the alar rim (mesh chain _ALA, both sides; median distance) and the skin on its side
+    towards the ala does not rise again (less than ALA_SHOULDER of its own ln Y depth 1 mm
+    out)."""
+    if not ix.has_mesh(points):
+        return False
+    p = np.asarray(points, float)
+    rims = [LineString(p[list(c)]) for c in (_ALA, ix.mirror_indices(_ALA))]
+    rim = min(rims, key=line.distance)
+    xy = _middle(line)
+    if np.median([rim.distance(Point(q)) for q in xy]) >= skin.px(ALA_NEAR_MM):
+        return False
+    toward = np.array([rim.interpolate(rim.project(Point(q))).coords[0] for q in xy]) - xy
+    return _shoulder(skin, xy, toward) < ALA_SHOULDER * depth_ln
 
 
 def line_angle(line: LineString) -> float:
@@ -288,6 +315,8 @@ def typed(lines: list[dict], skin: "SkinImage", points: np.ndarray, slope=None) 
         kind = classify(ln["centre"], regions, points)
         if kind is None or not orientation_fits(kind, line_angle(line)):
             continue
+        if _alar_groove(skin, line, points, ln["depth_ln"]):
+            continue  # the edge of the ala's shade, not a fold of the cheek
         if kind in SLOPE_TYPES and slope is not None and (
                 _follows_the_turn(line, slope[yi, xi])
                 or _shading_knee(skin, line, slope, ln["depth_ln"])):
