@@ -123,6 +123,8 @@ class Row:
     tp_det: int
     score_clean: float | None
     score_injected: float | None
+    in_zone: int = 0            # drawn features centred where the algorithm looks
+    tp_in_zone: int = 0         # ... and found
     per_truth: list = field(default_factory=list)   # (props, found)
     false_zones: dict = field(default_factory=dict)  # region of each false detection
     note: str = ""
@@ -218,6 +220,35 @@ class Photo:
         return scene, original(registry.get(kind).analyse(img, face1), face1)
 
 
+def in_analysed_zone(kind: str, face, truths) -> np.ndarray:
+    """Whether each drawn feature's centre lies where the algorithm looks: its module's
+    ``analysed_zone(skin)`` if it has one, else the skin mask's core of its ``ZONE``
+    (without highlights for the colour findings). The generator draws on clear skin up to
+    2 mm from eyes, brows, nostrils, lips and the outline, the skin mask's core keeps
+    3-4.5 mm from them: a feature drawn in between is counted as missed in ``recall`` and
+    left out of ``recall in zone``, which measures the detector alone."""
+    import importlib
+
+    from algorithms.face.types import apply_affine
+    from algorithms.skin.skin_image import prepare
+
+    module = importlib.import_module(f"algorithms.skin.{kind}")
+    skin = prepare(face)
+    if hasattr(module, "analysed_zone"):
+        zone = module.analysed_zone(skin)
+    else:
+        zone = skin.finding_zone(module.ZONE, colour=kind in ("acne", "pigmentation"))
+    centres = np.array([[c.x, c.y] for c in (
+        t.geometry.interpolate(0.5, normalized=True) if t.geometry.geom_type == "LineString"
+        else t.geometry.centroid for t in truths)]).reshape(-1, 2)
+    xy = np.round(apply_affine(face.restored.from_original, centres) - 0.5).astype(int)
+    h, w = zone.shape
+    ok = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
+    out = np.zeros(len(xy), bool)
+    out[ok] = zone[xy[ok, 1], xy[ok, 0]]
+    return out
+
+
 def evaluate(photo: Photo, kind: str, seed: int = 0, n: int | None = None) -> Row:
     clean = photo.clean(kind)
     scene, res = photo.injected(kind, n or COUNTS[kind], seed)
@@ -227,7 +258,9 @@ def evaluate(photo: Photo, kind: str, seed: int = 0, n: int | None = None) -> Ro
     row = Row(kind, photo.stem, photo.eth, photo.face.px_per_mm, len(scene.truths), len(dets),
               len(bg), len(found), len(good), _value(clean), _value(res), note=scene.note)
     near = _nearness(kind, scene.truths, dets)
-    row.per_truth = [({**t.props, "near": near[i]}, i in found)
+    inside = in_analysed_zone(kind, photo.face, scene.truths)
+    row.in_zone, row.tp_in_zone = int(inside.sum()), sum(i in found for i in np.flatnonzero(inside))
+    row.per_truth = [({**t.props, "near": near[i], "in_zone": bool(inside[i])}, i in found)
                      for i, t in enumerate(scene.truths)]
     zones = defaultdict(int)
     for j, d in enumerate(dets):
@@ -268,9 +301,12 @@ def totals(rows):
     d = sum(r.detections for r in rows)
     bg = sum(r.background for r in rows)
     tp_d = sum(r.tp_det for r in rows)
+    z = sum(r.in_zone for r in rows)
+    tp_z = sum(r.tp_in_zone for r in rows)
     nan = float("nan")
     return {"truths": t, "found": tp_t, "detections": d, "background": bg, "tp_det": tp_d,
             "recall": tp_t / t if t else nan,
+            "in_zone": z / t if t else nan, "recall_in_zone": tp_z / z if z else nan,
             "precision": tp_d / (d - bg) if d - bg > 0 else nan,
             "raw_precision": tp_d / d if d else nan}
 
@@ -285,7 +321,8 @@ def fmt(v):
 
 def table_kind(rows) -> str:
     out = ["| kind | photos | drawn | found | detections | background | recall | precision "
-           "| raw precision |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| raw precision | drawn in zone | recall in zone |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for kind in DETECTORS:
         sel = [r for r in rows if r.kind == kind]
         if not sel:
@@ -293,7 +330,8 @@ def table_kind(rows) -> str:
         t = totals(sel)
         out.append(f"| {kind} | {len(sel)} | {t['truths']} | {t['found']} | {t['detections']} "
                    f"| {t['background']} | {fmt(t['recall'])} | {fmt(t['precision'])} "
-                   f"| {fmt(t['raw_precision'])} |")
+                   f"| {fmt(t['raw_precision'])} | {fmt(t['in_zone'])} "
+                   f"| {fmt(t['recall_in_zone'])} |")
     return "\n".join(out)
 
 
