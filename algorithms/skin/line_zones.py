@@ -17,8 +17,8 @@ Two things the lines algorithm needs from the face's anatomy (docs/algorithms.md
   hair-coloured, not poorer in blood than the skin beside it); on the cheek, not running
   along the face's turn where it faces more than 60 degrees away from the camera
   (:func:`algorithms.skin.surface.surface_slope`, from the landmark mesh's depth), nor, where
-  it faces more than 35 degrees away, the knee of the turn's shading: a valley along the turn
-  whose receding side does not rise again (a fold is lit on both sides).
+  it faces more than 35 degrees away, a bend of the turn's shading: a valley along the turn
+  whose receding side is no lighter than it (a fold is a minimum of light across it).
 
 Example
 -------
@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Mapping
 import cv2
 import numpy as np
 import torch
-from shapely.geometry import LineString, Point
+from shapely.geometry import LineString
 
 from algorithms.face import indices as ix
 from algorithms.skin.surface import FORESHORTENED_SLOPE
@@ -114,18 +114,14 @@ def anatomy_bands(points: np.ndarray, px_per_mm: float, shape) -> np.ndarray:
 # running along the turn are the outline's shading, not folds of the skin.
 SLOPE_TYPES = ("cheek",)
 ALONG_TURN_COS = 0.5     # within 30 degrees of the depth contour: runs along the turn
-# A fold is a groove: the skin rises again on both sides of it. Where the face turns away
-# the shading darkens towards the outline, and the bend of that shading (its "knee") reads
-# as a valley with one shoulder only, the one facing the camera. Drawn wrinkles there keep
-# a shoulder on the receding side (docs/algorithms.md#lines).
+# A fold is a groove, a minimum of light across it: the skin rises again on both sides.
+# Where the face turns away the shading darkens towards the outline, and a bend of that
+# shading reads as a valley with one shoulder only, the one facing the camera
+# (docs/algorithms.md#lines).
 KNEE_SLOPE = math.tan(math.radians(35.0))   # the face turns more than 35 degrees away ...
 SHOULDER_MM = 1.0                           # ... and the receding side, this far out,
-KNEE_SHOULDER = 0.2                         # rises less than this share of the line's depth
+KNEE_SHOULDER = 0.0                         # is no lighter than the line (share of its depth)
 SHOULDER_BLUR_MM = 0.3                      # (ln Y smoothed this much: pores, noise)
-# The alar-facial groove: the ala's wall beside the cheek is in shade, and the edge of that
-# shade reads as a short valley lit on the cheek's side only (docs/algorithms.md#lines).
-ALA_NEAR_MM = 5.0                           # a line this close to the alar rim ...
-ALA_SHOULDER = 0.3                          # ... whose ala side rises less than this share
 
 
 def _turn(line: LineString, grad: np.ndarray) -> tuple[np.ndarray, float, bool]:
@@ -185,7 +181,7 @@ def _shading_knee(skin: "SkinImage", line: LineString, slope: np.ndarray,
     """Whether a line is the knee of the shading where the face turns away: over its middle
     80 % the surface turns more than 35 degrees from the camera (KNEE_SLOPE), the line runs
     along the turn and the skin on its receding side (where the depth gradient points) does
-    not rise again (less than KNEE_SHOULDER of the line's own ln Y depth 1 mm out)."""
+    not rise again 1 mm out: the line is no minimum of light across it."""
     xy = _middle(line)
     h, w = skin.shape
     g, n, along = _turn(line, slope[np.clip(xy[:, 1].astype(int), 0, h - 1),
@@ -193,24 +189,6 @@ def _shading_knee(skin: "SkinImage", line: LineString, slope: np.ndarray,
     if n <= KNEE_SLOPE or not along:
         return False
     return _shoulder(skin, xy, np.broadcast_to(g, xy.shape)) < KNEE_SHOULDER * depth_ln
-
-
-def _alar_groove(skin: "SkinImage", line: LineString, points: np.ndarray,
-                 depth_ln: float) -> bool:
-    """Whether a line is the edge of the ala's shade: its middle runs within ALA_NEAR_MM of
-    the alar rim (mesh chain _ALA, both sides; median distance) and the skin on its side
-    towards the ala does not rise again (less than ALA_SHOULDER of its own ln Y depth 1 mm
-    out)."""
-    if not ix.has_mesh(points):
-        return False
-    p = np.asarray(points, float)
-    rims = [LineString(p[list(c)]) for c in (_ALA, ix.mirror_indices(_ALA))]
-    rim = min(rims, key=line.distance)
-    xy = _middle(line)
-    if np.median([rim.distance(Point(q)) for q in xy]) >= skin.px(ALA_NEAR_MM):
-        return False
-    toward = np.array([rim.interpolate(rim.project(Point(q))).coords[0] for q in xy]) - xy
-    return _shoulder(skin, xy, toward) < ALA_SHOULDER * depth_ln
 
 
 def line_angle(line: LineString) -> float:
@@ -315,8 +293,6 @@ def typed(lines: list[dict], skin: "SkinImage", points: np.ndarray, slope=None) 
         kind = classify(ln["centre"], regions, points)
         if kind is None or not orientation_fits(kind, line_angle(line)):
             continue
-        if _alar_groove(skin, line, points, ln["depth_ln"]):
-            continue  # the edge of the ala's shade, not a fold of the cheek
         if kind in SLOPE_TYPES and slope is not None and (
                 _follows_the_turn(line, slope[yi, xi])
                 or _shading_knee(skin, line, slope, ln["depth_ln"])):
