@@ -14,10 +14,16 @@ Method (docs/algorithms.md#pigmentation):
   mean dM >= MEL_MIN and MEL_RATIO[0] <= dM / D <= MEL_RATIO[1] (melanin alone ~1, shadow ~0);
   and not shade on a turning surface (:mod:`algorithms.skin.shading`: near a surface turned
   60 deg or more from the camera, by the landmark mesh, a darkening that grows with the turn
-  and is not clearly melanin's colour);
+  and is not clearly melanin's colour); and, for a spot not clearly melanin's colour
+  (dM / D < SHADE_RATIO) within BORDER_MM of the zone's border, darker by BORDER_Z noise
+  sigmas than the pixels beyond the border too (:func:`is_fringe`: else it is the shade or
+  penumbra of the eye, brow, nostril, lip or hair there);
+* small spots by darkness alone (:func:`achromatic_spots`) are also solid (SMALL_SOLIDITY);
 * zone: the skin mask's colour finding zone, plus compact dark patches that the mask took
   for hair although they are spot-sized and not lying along the outline or a brow
   (:func:`pigment_zone`).
+The ten difference maps share their boxes, zone-mask blurs and first backgrounds
+(:class:`RobustDifferences`); the same values as computing each alone.
 Score: load = sum(w * area * min(depth L*, DEPTH_CAP) / 5) / zone area, w (:func:`spot_weight`)
 0 for a spot that barely passes its path's tests and 1 for a clear one;
 score = 100 exp(-(load - LOAD_FLOOR) / LOAD_REF), LOAD_FLOOR and LOAD_REF fitted on the 36
@@ -33,7 +39,7 @@ from shapely.ops import unary_union
 from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import CM2, SKIN_REGIONS
 from algorithms.skin.chromophores import OD_TO_INDEX
-from algorithms.skin.filters import masked_blur
+from algorithms.skin.filters import blur, masked_blur
 from algorithms.skin.geometry import bbox_slices, disc, rasterise
 from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
                                     numeric, spots_result)
@@ -63,6 +69,9 @@ THICK_MIN_MM = 0.4
 ASPECT_MAX = 2.5
 SOLIDITY_MIN = 0.6         # area / convex hull area, for spots >= SOLID_FROM_MM2
 SOLID_FROM_MM2 = 2.0
+BORDER_MM = 1.0            # a spot this near the zone's border (an eye, a nostril, a lip, a
+BORDER_Z = Z_LOW           # brow, hair, a region's limit) is darker than the skin beyond
+                           # by this many noise sigmas too, or it is that feature's fringe
 NEAR_SHARE_MAX = 0.6        # a dark patch with more of its area this near the outline or a
                            # brow is hair (the skin mask's call stands)
 PATCH_ASPECT_MAX = 2.5     # ... and so is one more elongated than this (strands, brow tails)
@@ -77,13 +86,17 @@ SMALL_Z = 5.0
 SMALL_MIN_MM = 1.0
 SMALL_ASPECT_MAX = 2.0
 SMALL_EDGE_MM = 2.0
+SMALL_SOLIDITY = 0.8       # and solid: found on darkness alone, a spot must look like a mole
+                           # or freckle (a round macule); ragged dark clusters are stubble,
+                           # fine folds under the eyes, pore texture
 HB_RATIO_MAX = 0.5
+MASKED_EPS = 1e-3         # filters.masked_blur's floor of the mask's blur
 FOLLOW_MM = 1.0            # smoothing of the darkness the shading test compares with the slope
 DEPTH_CAP = 15.0           # L*: deeper spots (moles) weigh no more than this
 WEIGHT_FULL = 3.0          # z above the one a spot's path needs at which it counts fully
 RATIO_RAMP = 0.05          # dM / D above MEL_RATIO[0] at which a colour spot counts fully
 LOAD_FLOOR = 0.0001      # about the population's 25th percentile: below, a clear face (100)
-LOAD_REF = 0.013         # fitted: sd of the 36 scores 5.6 (docs)
+LOAD_REF = 0.012         # fitted: sd of the 36 scores 5.3 (docs)
 
 
 @register
@@ -161,32 +174,87 @@ def luminance_density(skin: SkinImage) -> torch.Tensor:
     return -OD_TO_INDEX * torch.log(y.clamp_min(1e-4))
 
 
-def robust_difference(skin: SkinImage, channel: torch.Tensor, zone: np.ndarray,
-                      smooth_mm: float, background_mm: float) -> tuple[np.ndarray, float]:
-    """``smooth(channel) - background(channel)`` inside ``zone`` and its robust noise sigma.
+class RobustDifferences:
+    """``smooth(channel) - background(channel)`` inside ``zone``, and its robust noise sigma,
+    for several channels on one zone (:meth:`get`).
 
     Both are masked Gaussians over the zone; the background is re-estimated ROBUST_ROUNDS
     times without the pixels more than EXCLUDE_SIGMAS noise sigmas above the previous
     estimate, so a spot (up to about twice the background's sigma across) does not lift its
-    own reference. Computed on the zone's bounding box."""
-    out = np.zeros(skin.shape, np.float32)
-    if not zone.any():
-        return out, 0.0
-    ys, xs = bbox_slices(zone, int(3 * skin.px(background_mm)) + 2)
-    ch = channel[ys, xs]
-    zn = zone[ys, xs]
-    zt = torch.from_numpy(zn.copy()).to(ch.device)
-    fine = masked_blur(ch, zt, skin.px(smooth_mm))
-    coarse = masked_blur(ch, zt, skin.px(background_mm))
-    sigma = 0.0
-    for _ in range(ROBUST_ROUNDS):
-        d = fine - coarse
-        sigma = max(robust_sigma(d.cpu().numpy()[zn]), 1e-3)
-        coarse = masked_blur(ch, zt & (d <= EXCLUDE_SIGMAS * sigma), skin.px(background_mm))
-    d = (fine - coarse).cpu().numpy()
-    sigma = max(robust_sigma(d[zn]), 1e-3)
-    out[ys, xs] = d
-    return out, sigma
+    own reference. Computed on the zone's bounding box (with a margin of three background
+    sigmas). What the maps share is computed once: per background width, that box and the
+    blurs of the zone mask (the normalisation of every masked blur before the robust
+    rounds), and per channel and width its first background (the same for both
+    smoothings); each map once, however often it is asked for."""
+
+    def __init__(self, skin: SkinImage, zone: np.ndarray):
+        self.skin = skin
+        self.zone = zone
+        self._boxes: dict = {}
+        self._memo: dict = {}
+
+    def _once(self, key, make):
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    def _box(self, background_mm: float):
+        def make():
+            ys, xs = bbox_slices(self.zone, int(3 * self.skin.px(background_mm)) + 2)
+            zn = self.zone[ys, xs]
+            return ys, xs, zn, torch.from_numpy(zn.copy()).to(self.skin.linear.device)
+        return self._once(("box", background_mm), make)
+
+    def _norm(self, background_mm: float, sigma: float) -> torch.Tensor:
+        """The zone mask's blur: the denominator of a masked blur over the zone."""
+        def make():
+            zt = self._box(background_mm)[3]
+            return blur(zt.to(torch.float32), sigma).clamp_min(MASKED_EPS)
+        return self._once(("norm", background_mm, sigma), make)
+
+    def _zone_blur(self, name: str, channel: torch.Tensor, background_mm: float,
+                   sigma: float) -> torch.Tensor:
+        """masked_blur(channel, zone, sigma) on the box of ``background_mm``."""
+        def make():
+            ys, xs, _, zt = self._box(background_mm)
+            ch = channel[ys, xs]
+            return blur(ch * zt.to(ch.dtype), sigma) / self._norm(background_mm, sigma)
+        return self._once(("blur", name, background_mm, sigma), make)
+
+    def get(self, name: str, channel: torch.Tensor, smooth_mm: float,
+            background_mm: float) -> tuple[np.ndarray, float]:
+        """The difference map of ``channel`` (called ``name``: the key its shared blurs are
+        kept under) at ``smooth_mm`` against its robust background at ``background_mm``,
+        full size (0 outside the box), and its robust noise sigma over the zone."""
+        return self._once(("diff", name, smooth_mm, background_mm),
+                          lambda: self._difference(name, channel, smooth_mm, background_mm))
+
+    def _difference(self, name, channel, smooth_mm, background_mm):
+        out = np.zeros(self.skin.shape, np.float32)
+        if not self.zone.any():
+            return out, 0.0
+        ys, xs, zn, zt = self._box(background_mm)
+        ch = channel[ys, xs]
+        bg = self.skin.px(background_mm)
+        fine = self._zone_blur(name, channel, background_mm, self.skin.px(smooth_mm))
+        coarse = self._zone_blur(name, channel, background_mm, bg)
+        sigma = 0.0
+        for _ in range(ROBUST_ROUNDS):
+            d = fine - coarse
+            sigma = max(robust_sigma(d.cpu().numpy()[zn]), 1e-3)
+            # masked_blur(ch, keep, bg), its numerator and denominator blurred in one call
+            keep = (zt & (d <= EXCLUDE_SIGMAS * sigma)).to(ch.dtype)
+            num, den = blur(torch.stack((ch * keep, keep)), bg)
+            coarse = num / den.clamp_min(MASKED_EPS)
+        d = (fine - coarse).cpu().numpy()
+        sigma = max(robust_sigma(d[zn]), 1e-3)
+        out[ys, xs] = d
+        return out, sigma
+
+    def largest(self, name: str, channel: torch.Tensor, smooth_mm: float) -> np.ndarray:
+        """The larger difference of the two backgrounds (BACKGROUNDS_MM), per pixel."""
+        return np.maximum.reduce([self.get(name, channel, smooth_mm, b)[0]
+                                  for b in BACKGROUNDS_MM])
 
 
 def pigment_zone(skin: SkinImage, names=ZONE) -> np.ndarray:
@@ -247,16 +315,15 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
     """Brown spots: places darker than the skin around them whose darkening is melanin (see
     the module docstring)."""
     od = luminance_density(skin)
+    maps = RobustDifferences(skin, zone)
     dark_z = np.zeros(skin.shape, np.float32)
     for b in BACKGROUNDS_MM:
-        d, s = robust_difference(skin, od, zone, SMOOTH_MM, b)
+        d, s = maps.get("od", od, SMOOTH_MM, b)
         np.maximum(dark_z, d / max(s, SIGMA_FLOOR), out=dark_z)
-    mels = [robust_difference(skin, skin.melanin, zone, MEL_SMOOTH_MM, b)
-            for b in BACKGROUNDS_MM]
+    mels = [maps.get("melanin", skin.melanin, MEL_SMOOTH_MM, b) for b in BACKGROUNDS_MM]
     mel = np.maximum.reduce([d for d, _ in mels])
     mel_z = np.maximum.reduce([d / max(s, SIGMA_FLOOR) for d, s in mels])
-    dark = np.maximum.reduce([robust_difference(skin, od, zone, MEL_SMOOTH_MM, b)[0]
-                              for b in BACKGROUNDS_MM])
+    dark = maps.largest("od", od, MEL_SMOOTH_MM)
     # a pixel belongs to a spot only where its colour moved towards melanin: shading next
     # to a spot (nose sides, folds) does not join it
     pigment = mel >= PIXEL_RATIO * dark
@@ -268,11 +335,10 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
     amax = np.pi / 4 * DIAMETER_MM[1] ** 2
     spots = spot_components(contrast, zone, skin, Z_HIGH, Z_LOW, amin, amax, THICK_MIN_MM,
                             ASPECT_MAX)
-    small = achromatic_spots(skin, zone, dark_z, dark, spots)
+    small = achromatic_spots(skin, zone, dark_z, dark, spots, maps)
     if not spots and not small:
         return []
-    dark_l = np.maximum.reduce([robust_difference(skin, -skin.lab[0], zone, SMOOTH_MM, b)[0]
-                                for b in BACKGROUNDS_MM])
+    dark_l = maps.largest("-L*", -skin.lab[0], SMOOTH_MM)
     follow = None  # the mesh's slope and a 1 mm density map, for the shading test
     out = []
     for s in spots:
@@ -301,11 +367,46 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
     for s in small:
         s["intensity"] = float(dark_l[rasterise(s["polygon"], skin.shape)].mean())
         s["weight"] = float(spot_weight(s["z"], SMALL_Z))
-    return out + small
+    sigma = max(maps.get("od", od, SMOOTH_MM, BACKGROUNDS_MM[0])[1], SIGMA_FLOOR)
+    od_np = od.cpu().numpy()
+    beyond = ~zone & ~skin.skin_mask.hair
+    return [s for s in out + small
+            if not (s.get("ratio", 0.0) < SHADE_RATIO and is_fringe(
+                s["polygon"], od_np, zone, skin.px_per_mm, sigma, beyond))]
+
+
+def is_fringe(poly, density: np.ndarray, zone: np.ndarray, px_per_mm: float,
+              sigma: float, beyond: np.ndarray | None = None) -> bool:
+    """Whether a spot at the zone's border is the fringe of what lies beyond it: the zone
+    ends at eyes, brows, nostrils, lips, hair and the outline, whose shade and penumbra
+    reach into the skin, and there a darkening measured against the skin on one side only
+    is no spot unless it is darker than the pixels beyond the border too (within BORDER_MM,
+    by BORDER_Z noise sigmas of the optical density ``density``). A mole beside such a
+    feature passes; the shade of a nose side or a brow head, which is as dark beyond, does
+    not. Spots farther than BORDER_MM from the border are not tested. ``beyond``: the pixels
+    that count as beyond (default: outside the zone); detect leaves out the skin mask's hair
+    flags, dark melanin-rich patches that may be the rest of the spot itself."""
+    m = rasterise(poly, zone.shape)
+    ys, xs = np.nonzero(m)
+    if ys.size == 0:
+        return False
+    kernel = disc(BORDER_MM * px_per_mm)
+    r = kernel.shape[0] // 2
+    y0, y1 = max(ys.min() - r, 0), min(ys.max() + r + 1, zone.shape[0])
+    x0, x1 = max(xs.min() - r, 0), min(xs.max() + r + 1, zone.shape[1])
+    mc = m[y0:y1, x0:x1]
+    ring = cv2.dilate(mc.astype(np.uint8), kernel).astype(bool) & ~mc
+    if not (ring & ~zone[y0:y1, x0:x1]).any():
+        return False
+    out = ring & (~zone[y0:y1, x0:x1] if beyond is None else beyond[y0:y1, x0:x1])
+    if not out.any():
+        return False
+    d = density[y0:y1, x0:x1]
+    return float(d[mc].mean() - d[out].mean()) < BORDER_Z * sigma
 
 
 def achromatic_spots(skin: SkinImage, zone: np.ndarray, dark_z: np.ndarray, dark: np.ndarray,
-                     taken: list[dict]) -> list[dict]:
+                     taken: list[dict], maps: RobustDifferences | None = None) -> list[dict]:
     """Spots smaller than a JPEG colour block, found by their darkness alone (see
     CHROMA_BLOCK_PX): none where the photo is sharp enough that a spot this small is under
     SMALL_MIN_MM, i.e. where colour resolves every spot the melanin test is asked about."""
@@ -318,11 +419,11 @@ def achromatic_spots(skin: SkinImage, zone: np.ndarray, dark_z: np.ndarray, dark
     cands = spot_components(np.where(free, dark_z, 0.0), zone, skin, SMALL_Z, Z_LOW,
                             np.pi / 4 * SMALL_MIN_MM ** 2,
                             np.pi / 4 * (CHROMA_BLOCK_PX / mm) ** 2, THICK_MIN_MM,
-                            SMALL_ASPECT_MAX, SOLIDITY_MIN)
+                            SMALL_ASPECT_MAX, SMALL_SOLIDITY)
     if not cands:
         return []
-    hb = np.maximum.reduce([robust_difference(skin, skin.haemoglobin, zone, MEL_SMOOTH_MM, b)[0]
-                            for b in BACKGROUNDS_MM])
+    maps = maps or RobustDifferences(skin, zone)
+    hb = maps.largest("haemoglobin", skin.haemoglobin, MEL_SMOOTH_MM)
     out = []
     for s in cands:
         cx, cy = (int(round(v)) for v in s["centre"])

@@ -22,7 +22,7 @@ from algorithms.skin.geometry import bbox_slices, polygon_features
 if TYPE_CHECKING:
     from algorithms.skin.skin_image import SkinImage
 
-__all__ = ["hysteresis", "component_means", "local_difference", "robust_sigma",
+__all__ = ["hysteresis", "component_means", "local_difference", "median", "robust_sigma",
            "spot_components"]
 
 
@@ -74,7 +74,41 @@ def robust_sigma(values: np.ndarray) -> float:
     the few pixels that are features."""
     if values.size == 0:
         return 0.0
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+    values = np.ravel(values)
+    return float(1.4826 * median(np.abs(values - median(values))))
+
+
+SELECT_FROM = 4096    # values: from this many, median selects within a sample's bracket
+SELECT_SAMPLE = 2048  # values in that sample
+SELECT_MARGIN = 64    # sample ranks either side of the median's in the bracket
+
+
+def median(values: np.ndarray):
+    """``np.median(values)``, the same value (the middle one, or the mean of the two middle
+    ones), about three times faster on a face's worth of pixels: the middle ranks are
+    selected among only the values within a bracket taken from a sorted sample of
+    SELECT_SAMPLE, shifted by the count below it. Where the bracket misses the middle (or
+    there are NaNs), ``np.median`` itself.
+
+    >>> float(median(np.array([3.0, 1.0, 2.0, 10.0])))
+    2.5
+    """
+    v = np.ravel(values)
+    n = v.size
+    if n < SELECT_FROM:
+        return np.median(v)
+    ks = [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+    sample = np.sort(v[::max(n // SELECT_SAMPLE, 1)])
+    m = sample.size
+    lo = sample[max(ks[0] * m // n - SELECT_MARGIN, 0)]
+    hi = sample[min(ks[-1] * m // n + SELECT_MARGIN, m - 1)]
+    below = int(np.count_nonzero(v < lo))
+    inside = v[(v >= lo) & (v <= hi)]
+    above = int(np.count_nonzero(v > hi))
+    if below + inside.size + above != n or not below <= ks[0] <= ks[-1] < below + inside.size:
+        return np.median(v)
+    ks = [k - below for k in ks]
+    return np.mean(np.partition(inside, ks)[ks])
 
 
 def spot_components(contrast: np.ndarray, zone: np.ndarray, skin: SkinImage, high: float,

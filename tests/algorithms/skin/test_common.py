@@ -159,3 +159,24 @@ def test_prepared_skin_is_freed_with_its_face(face_of):
     gc.collect()
     assert face_alive() is None and skin_alive() is None
     assert len(_CACHE) == cached_before
+
+
+def test_median_is_numpys_median():
+    """spots.median selects within a sample's bracket: the same value as np.median (odd and
+    even counts, ties, sorted input, NaN), and robust_sigma with it."""
+    from algorithms.skin.spots import SELECT_FROM, median, robust_sigma
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(rng.integers(SELECT_FROM - 10, 200_000)) + trial % 2
+        v = (rng.standard_t(3, n) * rng.uniform(0.1, 10)).astype(np.float32)
+        if trial % 3 == 0:
+            v = np.round(v, 1)
+        if trial % 4 == 0:
+            v[: n // 2] = 0
+        if trial % 5 == 0:
+            v = np.sort(v)
+        assert median(v) == np.median(v)
+        assert robust_sigma(v) == float(1.4826 * np.median(np.abs(v - np.median(v))))
+    v[7] = np.nan
+    assert np.isnan(median(v))
