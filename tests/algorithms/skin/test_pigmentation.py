@@ -65,18 +65,23 @@ def test_a_spot_counts_from_zero_where_its_tests_are_barely_passed():
                          P.MEL_RATIO[0] + P.RATIO_RAMP) == pytest.approx(1.0)
 
 
-def _analyse(stem):
+def _population_photo(stem) -> np.ndarray:
+    """A development portrait (RGB), or a skip where the population is not on this machine."""
+    from PIL import Image
+
     from benchmarks.skin_hair import find_photo
 
     path = find_photo(stem)
     if path is None:
         pytest.skip("../shared/photos/london not here")
-    from PIL import Image
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
 
+
+def _analyse(stem):
     from algorithms.pipeline import PhotoAnalysis
 
-    with Image.open(path) as im:
-        ph = PhotoAnalysis(np.asarray(im.convert("RGB")))
+    ph = PhotoAnalysis(_population_photo(stem))
     return ph.face, ph.result("pigmentation")
 
 
@@ -139,18 +144,10 @@ def test_a_mole_at_the_border_stays():
 
 
 def _detect(stem):
-    from benchmarks.skin_hair import find_photo
-
-    path = find_photo(stem)
-    if path is None:
-        pytest.skip("../shared/photos/london not here")
-    from PIL import Image
-
     from algorithms.face import analyse_face
     from algorithms.skin.skin_image import prepare
 
-    with Image.open(path) as im:
-        face = analyse_face(np.asarray(im.convert("RGB")))
+    face = analyse_face(_population_photo(stem))   # a SkinImage needs its face alive
     skin = prepare(face)
     return skin, P.detect(skin, P.pigment_zone(skin))
 
