@@ -6,8 +6,9 @@ Method (docs/algorithms.md#pigmentation):
   linear luminance, and melanin excess dM = smooth(M) - background(M) (M: the melanin index of
   :func:`algorithms.skin.chromophores.chromophore_indices`, blind to shading and haemoglobin);
 * multi-scale: two backgrounds (BACKGROUNDS_MM, masked Gaussians over the zone, each robust:
-  re-estimated without the pixels EXCLUDE_SIGMAS noise sigmas above it), each difference
-  divided by its own robust noise sigma over the face (at least SIGMA_FLOOR); z = the larger;
+  re-estimated without the pixels that stand out, :mod:`algorithms.skin.backgrounds`), each
+  difference divided by its own robust noise sigma over the face (at least SIGMA_FLOOR);
+  z = the larger;
 * seeds: darkness z > Z_HIGH, or melanin z > MEL_Z_HIGH with darkness z > Z_LOW; extent:
   darkness z > Z_LOW where the pixel's colour moved towards melanin (dM >= PIXEL_RATIO * D);
 * a spot: DIAMETER_MM in equivalent diameter, THICK_MIN_MM thick, ASPECT_MAX, SOLIDITY_MIN,
@@ -38,14 +39,15 @@ from shapely.ops import unary_union
 
 from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import CM2, SKIN_REGIONS
+from algorithms.skin.backgrounds import RobustDifferences
 from algorithms.skin.chromophores import OD_TO_INDEX
-from algorithms.skin.filters import blur, masked_blur
-from algorithms.skin.geometry import bbox_slices, disc, rasterise
+from algorithms.skin.filters import masked_blur
+from algorithms.skin.geometry import disc, rasterise
 from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
                                     numeric, spots_result)
 from algorithms.skin.shading import SHADE_RATIO, is_shading
 from algorithms.skin.skin_image import SkinImage, prepare, require_face
-from algorithms.skin.spots import robust_sigma, spot_components
+from algorithms.skin.spots import spot_components
 
 ZONE = SKIN_REGIONS
 AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin", "left_eye_area",
@@ -53,8 +55,6 @@ AREAS = ("forehead", "nose", "left_cheek", "right_cheek", "chin", "left_eye_area
 SMOOTH_MM = 0.3            # smoothing of the darkness map (~1.2 px at 4 px/mm)
 MEL_SMOOTH_MM = 0.8        # the melanin index is colour, which JPEG keeps at half resolution
 BACKGROUNDS_MM = (2.5, 8.0)  # two background widths: small spots / spots up to 15 mm
-EXCLUDE_SIGMAS = 2.0       # robust background: pixels this many noise sigmas above the
-ROBUST_ROUNDS = 3          # previous estimate are left out of the next, this many times
 Z_HIGH = 4.0               # seed: darkness, in robust noise sigmas of its own map
 Z_LOW = 2.5                # extent
 MEL_Z_HIGH = 6.0           # or seed: melanin excess in its noise sigmas, with darkness > Z_LOW
@@ -90,7 +90,6 @@ SMALL_SOLIDITY = 0.8       # and solid: found on darkness alone, a spot must loo
                            # or freckle (a round macule); ragged dark clusters are stubble,
                            # fine folds under the eyes, pore texture
 HB_RATIO_MAX = 0.5
-MASKED_EPS = 1e-3         # filters.masked_blur's floor of the mask's blur
 FOLLOW_MM = 1.0            # smoothing of the darkness the shading test compares with the slope
 DEPTH_CAP = 15.0           # L*: deeper spots (moles) weigh no more than this
 WEIGHT_FULL = 3.0          # z above the one a spot's path needs at which it counts fully
@@ -174,89 +173,6 @@ def luminance_density(skin: SkinImage) -> torch.Tensor:
     return -OD_TO_INDEX * torch.log(y.clamp_min(1e-4))
 
 
-class RobustDifferences:
-    """``smooth(channel) - background(channel)`` inside ``zone``, and its robust noise sigma,
-    for several channels on one zone (:meth:`get`).
-
-    Both are masked Gaussians over the zone; the background is re-estimated ROBUST_ROUNDS
-    times without the pixels more than EXCLUDE_SIGMAS noise sigmas above the previous
-    estimate, so a spot (up to about twice the background's sigma across) does not lift its
-    own reference. Computed on the zone's bounding box (with a margin of three background
-    sigmas). What the maps share is computed once: per background width, that box and the
-    blurs of the zone mask (the normalisation of every masked blur before the robust
-    rounds), and per channel and width its first background (the same for both
-    smoothings); each map once, however often it is asked for."""
-
-    def __init__(self, skin: SkinImage, zone: np.ndarray):
-        self.skin = skin
-        self.zone = zone
-        self._boxes: dict = {}
-        self._memo: dict = {}
-
-    def _once(self, key, make):
-        if key not in self._memo:
-            self._memo[key] = make()
-        return self._memo[key]
-
-    def _box(self, background_mm: float):
-        def make():
-            ys, xs = bbox_slices(self.zone, int(3 * self.skin.px(background_mm)) + 2)
-            zn = self.zone[ys, xs]
-            return ys, xs, zn, torch.from_numpy(zn.copy()).to(self.skin.linear.device)
-        return self._once(("box", background_mm), make)
-
-    def _norm(self, background_mm: float, sigma: float) -> torch.Tensor:
-        """The zone mask's blur: the denominator of a masked blur over the zone."""
-        def make():
-            zt = self._box(background_mm)[3]
-            return blur(zt.to(torch.float32), sigma).clamp_min(MASKED_EPS)
-        return self._once(("norm", background_mm, sigma), make)
-
-    def _zone_blur(self, name: str, channel: torch.Tensor, background_mm: float,
-                   sigma: float) -> torch.Tensor:
-        """masked_blur(channel, zone, sigma) on the box of ``background_mm``."""
-        def make():
-            ys, xs, _, zt = self._box(background_mm)
-            ch = channel[ys, xs]
-            return blur(ch * zt.to(ch.dtype), sigma) / self._norm(background_mm, sigma)
-        return self._once(("blur", name, background_mm, sigma), make)
-
-    def get(self, name: str, channel: torch.Tensor, smooth_mm: float,
-            background_mm: float) -> tuple[np.ndarray, float]:
-        """The difference map of ``channel`` (called ``name``: the key its shared blurs are
-        kept under) at ``smooth_mm`` against its robust background at ``background_mm``,
-        full size (0 outside the box), and its robust noise sigma over the zone."""
-        return self._once(("diff", name, smooth_mm, background_mm),
-                          lambda: self._difference(name, channel, smooth_mm, background_mm))
-
-    def _difference(self, name, channel, smooth_mm, background_mm):
-        out = np.zeros(self.skin.shape, np.float32)
-        if not self.zone.any():
-            return out, 0.0
-        ys, xs, zn, zt = self._box(background_mm)
-        ch = channel[ys, xs]
-        bg = self.skin.px(background_mm)
-        fine = self._zone_blur(name, channel, background_mm, self.skin.px(smooth_mm))
-        coarse = self._zone_blur(name, channel, background_mm, bg)
-        sigma = 0.0
-        for _ in range(ROBUST_ROUNDS):
-            d = fine - coarse
-            sigma = max(robust_sigma(d.cpu().numpy()[zn]), 1e-3)
-            # masked_blur(ch, keep, bg), its numerator and denominator blurred in one call
-            keep = (zt & (d <= EXCLUDE_SIGMAS * sigma)).to(ch.dtype)
-            num, den = blur(torch.stack((ch * keep, keep)), bg)
-            coarse = num / den.clamp_min(MASKED_EPS)
-        d = (fine - coarse).cpu().numpy()
-        sigma = max(robust_sigma(d[zn]), 1e-3)
-        out[ys, xs] = d
-        return out, sigma
-
-    def largest(self, name: str, channel: torch.Tensor, smooth_mm: float) -> np.ndarray:
-        """The larger difference of the two backgrounds (BACKGROUNDS_MM), per pixel."""
-        return np.maximum.reduce([self.get(name, channel, smooth_mm, b)[0]
-                                  for b in BACKGROUNDS_MM])
-
-
 def pigment_zone(skin: SkinImage, names=ZONE) -> np.ndarray:
     """The colour finding zone, plus the isolated dark patches that the skin mask took for
     hair only because they are larger than its HAIR_ISOLATED_MM2 (30 mm2): a lentigo or a
@@ -323,7 +239,7 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
     mels = [maps.get("melanin", skin.melanin, MEL_SMOOTH_MM, b) for b in BACKGROUNDS_MM]
     mel = np.maximum.reduce([d for d, _ in mels])
     mel_z = np.maximum.reduce([d / max(s, SIGMA_FLOOR) for d, s in mels])
-    dark = maps.largest("od", od, MEL_SMOOTH_MM)
+    dark = maps.largest("od", od, MEL_SMOOTH_MM, BACKGROUNDS_MM)
     # a pixel belongs to a spot only where its colour moved towards melanin: shading next
     # to a spot (nose sides, folds) does not join it
     pigment = mel >= PIXEL_RATIO * dark
@@ -338,7 +254,7 @@ def detect(skin: SkinImage, zone: np.ndarray) -> list[dict]:
     small = achromatic_spots(skin, zone, dark_z, dark, spots, maps)
     if not spots and not small:
         return []
-    dark_l = maps.largest("-L*", -skin.lab[0], SMOOTH_MM)
+    dark_l = maps.largest("-L*", -skin.lab[0], SMOOTH_MM, BACKGROUNDS_MM)
     follow = None  # the mesh's slope and a 1 mm density map, for the shading test
     out = []
     for s in spots:
@@ -423,7 +339,8 @@ def achromatic_spots(skin: SkinImage, zone: np.ndarray, dark_z: np.ndarray, dark
     if not cands:
         return []
     maps = maps or RobustDifferences(skin, zone)
-    hb = maps.largest("haemoglobin", skin.haemoglobin, MEL_SMOOTH_MM)
+    hb = maps.largest("haemoglobin", skin.haemoglobin, MEL_SMOOTH_MM,
+                      BACKGROUNDS_MM)
     out = []
     for s in cands:
         cx, cy = (int(round(v)) for v in s["centre"])

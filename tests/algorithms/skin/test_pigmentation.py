@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from algorithms.skin import backgrounds as B
 from algorithms.skin import pigmentation as P
 from algorithms.skin.surface import FORESHORTENED_SLOPE
 from algorithms.skin.shading import FOLLOW_CORR, SHADE_RATIO, is_shading
@@ -205,10 +206,10 @@ def _reference_difference(skin, channel, zone, smooth_mm, background_mm):
     zt = torch.from_numpy(zn.copy())
     fine = masked_blur(ch, zt, skin.px(smooth_mm))
     coarse = masked_blur(ch, zt, skin.px(background_mm))
-    for _ in range(P.ROBUST_ROUNDS):
+    for _ in range(B.ROBUST_ROUNDS):
         d = fine - coarse
         s = sigma(d.numpy()[zn])
-        coarse = masked_blur(ch, zt & (d <= P.EXCLUDE_SIGMAS * s), skin.px(background_mm))
+        coarse = masked_blur(ch, zt & (d <= B.EXCLUDE_SIGMAS * s), skin.px(background_mm))
     d = (fine - coarse).numpy()
     out[ys, xs] = d
     return out, sigma(d[zn])
@@ -228,7 +229,7 @@ def test_shared_background_maps_are_the_same_maps():
     chans = {n: torch.from_numpy((rng.normal(0, 1, (h, w)) + 5 * np.exp(
         -((yy - 90 - 10 * i) ** 2 + (xx - 80) ** 2) / 18.0)).astype(np.float32))
         for i, n in enumerate(("od", "melanin"))}
-    maps = P.RobustDifferences(skin, zone)
+    maps = B.RobustDifferences(skin, zone)
     for smooth in (P.SMOOTH_MM, P.MEL_SMOOTH_MM):
         for b in P.BACKGROUNDS_MM:
             for n, ch in chans.items():
