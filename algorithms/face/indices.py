@@ -17,7 +17,7 @@ import numpy as np
 __all__ = [
     "FACE_OVAL", "LIPS_OUTER", "LIPS_INNER", "RIGHT_EYE", "LEFT_EYE", "RIGHT_BROW", "LEFT_BROW",
     "RIGHT_NOSTRIL", "LEFT_NOSTRIL", "RIGHT_IRIS", "LEFT_IRIS", "RIGHT_IRIS_CENTER",
-    "LEFT_IRIS_CENTER", "has_mesh", "mirror", "mirror_indices", "frontal_mesh", "NUM_LANDMARKS",
+    "LEFT_IRIS_CENTER", "MOUTH_CORNERS", "has_mesh", "mirror", "mirror_indices", "frontal_mesh", "NUM_LANDMARKS",
 ]
 
 NUM_LANDMARKS = 478
@@ -43,6 +43,7 @@ RIGHT_IRIS = (468, 469, 470, 471, 472)
 LEFT_IRIS = (473, 474, 475, 476, 477)
 RIGHT_IRIS_CENTER = 468
 LEFT_IRIS_CENTER = 473
+MOUTH_CORNERS = (61, 291)   # the subject's right, then left
 
 
 @lru_cache(maxsize=1)

@@ -74,12 +74,16 @@ def is_bearded(dots: np.ndarray, zone: np.ndarray) -> bool:
     return bool(zone.any()) and float(np.median(dots[zone])) >= BEARDED_Z
 
 
+def _shafts(blood: np.ndarray, dots: np.ndarray) -> np.ndarray:
+    """Pixels dotted and bloodless, as hair shafts are (the moustache's and stubble's test)."""
+    return (dots >= MOUSTACHE_DOT_Z) & (blood >= MOUSTACHE_BLOOD_Z)
+
+
 def is_stubbled(blood: np.ndarray, dots: np.ndarray, chin: np.ndarray) -> bool:
     """Whether STUBBLE_SHARE of the chin ``chin`` is dotted and bloodless, as hair shafts are."""
     if not chin.any():
         return False
-    hairy = (dots[chin] >= MOUSTACHE_DOT_Z) & (blood[chin] >= MOUSTACHE_BLOOD_Z)
-    return float(hairy.mean()) >= STUBBLE_SHARE
+    return float(_shafts(blood, dots)[chin].mean()) >= STUBBLE_SHARE
 
 
 def _cheek_rise(pts: np.ndarray, top: float, mm: float, shape) -> np.ndarray:
@@ -125,7 +129,7 @@ def has_moustache(blood: np.ndarray, dots: np.ndarray, lip: np.ndarray, mid_x: f
                   mm: float) -> bool:
     """Whether MOUSTACHE_SHARE of the upper lip ``lip`` (where the dot z is defined) is
     dotted and bloodless on both sides of the vertical line ``x = mid_x``."""
-    hairy = (dots >= MOUSTACHE_DOT_Z) & (blood >= MOUSTACHE_BLOOD_Z)
+    hairy = _shafts(blood, dots)
     xs = np.arange(lip.shape[1])
     for side in (xs < mid_x - MOUSTACHE_MIDLINE_MM * mm, xs > mid_x + MOUSTACHE_MIDLINE_MM * mm):
         part = lip & side[None, :]

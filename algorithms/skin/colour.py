@@ -14,7 +14,8 @@ import torch
 
 from algorithms.device import get_device
 
-__all__ = ["to_tensor", "linear_rgb", "linear_from_uint8", "rgb_to_lab"]
+__all__ = ["to_tensor", "linear_rgb", "linear_from_uint8", "rgb_to_lab", "LINEAR_LUT", "Y_FROM_LINEAR",
+           "log_luminance"]
 
 
 def to_tensor(image: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
@@ -28,6 +29,7 @@ _RGB2XYZ = ((0.4124564, 0.3575761, 0.1804375),
             (0.2126729, 0.7151522, 0.0721750),
             (0.0193339, 0.1191920, 0.9503041))
 _WHITE = (0.95047, 1.0, 1.08883)
+Y_FROM_LINEAR = _RGB2XYZ[1]   # linear RGB -> CIE Y (D65, Y_white = 1)
 
 
 def linear_rgb(rgb: torch.Tensor) -> torch.Tensor:
@@ -35,14 +37,14 @@ def linear_rgb(rgb: torch.Tensor) -> torch.Tensor:
     return torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
 
 
-_LINEAR_LUT = linear_rgb(torch.arange(256, dtype=torch.float32) / 255.0).numpy()
+LINEAR_LUT = linear_rgb(torch.arange(256, dtype=torch.float32) / 255.0).numpy()
 
 
 def linear_from_uint8(image: np.ndarray, device: torch.device | None = None) -> torch.Tensor:
     """``(H, W, 3)`` uint8 sRGB -> ``(3, H, W)`` linear light, by a 256-entry lookup table
     (a decode, not a filter: done by numpy before the tensor goes to the device)."""
     planes = np.moveaxis(np.asarray(image[..., :3]), -1, 0)
-    return torch.from_numpy(_LINEAR_LUT[planes]).to(device or get_device())
+    return torch.from_numpy(LINEAR_LUT[planes]).to(device or get_device())
 
 
 def rgb_to_lab(rgb: torch.Tensor | None, lin: torch.Tensor | None = None) -> torch.Tensor:
@@ -56,3 +58,14 @@ def rgb_to_lab(rgb: torch.Tensor | None, lin: torch.Tensor | None = None) -> tor
     f = torch.where(xyz > eps, xyz.clamp_min(1e-12) ** (1 / 3), (kappa * xyz + 16) / 116)
     fx, fy, fz = f[0], f[1], f[2]
     return torch.stack((116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)))
+
+
+def log_luminance(lin: torch.Tensor) -> torch.Tensor:
+    """ln Y of a ``(3, ...)`` linear-light image: a shadow that takes a fraction f of the
+    light is -ln(1 - f) deep on any skin.
+
+    >>> round(float(log_luminance(torch.full((3, 1), 0.5))[0]), 4)
+    -0.6931
+    """
+    r, g, b = Y_FROM_LINEAR
+    return torch.log((r * lin[0] + g * lin[1] + b * lin[2]).clamp_min(1e-4))

@@ -36,6 +36,7 @@ import torch
 from shapely.geometry import LineString
 
 from algorithms.face import indices as ix
+from algorithms.skin.colour import log_luminance
 from algorithms.skin.surface import FORESHORTENED_SLOPE
 
 if TYPE_CHECKING:
@@ -81,7 +82,6 @@ _PHILTRUM = (0, 164, 2)
 # the mentolabial sulcus, between the lower lip and the chin's prominence: a fold of the
 # chin's shape at any age (filled: both its edges and the crease between them)
 _MENTOLABIAL = (194, 83, 18, 313, 418, 421, 200, 201)
-_MOUTH_CORNERS = (61, 291)
 
 
 def _chains() -> list[tuple[tuple[int, ...], bool]]:
@@ -163,10 +163,8 @@ def _shoulder(skin: "SkinImage", xy: np.ndarray, toward: np.ndarray) -> float:
     x0, y0 = (max(int(v - pad), 0) for v in xy.min(axis=0))
     x1, y1 = (int(v + pad) + 1 for v in xy.max(axis=0))
     x1, y1 = min(x1, w), min(y1, h)
-    lin = skin.linear[:, y0:y1, x0:x1]
-    lum = 0.2126729 * lin[0] + 0.7151522 * lin[1] + 0.0721750 * lin[2]
-    lny = cv2.GaussianBlur(torch.log(lum.clamp_min(1e-4)).cpu().numpy().astype(np.float32),
-                           (0, 0), SHOULDER_BLUR_MM * mm)
+    lny = cv2.GaussianBlur(log_luminance(skin.linear[:, y0:y1, x0:x1]).cpu().numpy()
+                           .astype(np.float32), (0, 0), SHOULDER_BLUR_MM * mm)
 
     def at(p):
         xi = np.clip(p[:, 0].astype(int) - x0, 0, x1 - x0 - 1)
@@ -218,7 +216,7 @@ def classify(centre: tuple[float, float], region_masks: Mapping[str, np.ndarray]
         m = region_masks.get(region)
         if m is not None and m[y, x]:
             if line_type == "perioral" and ix.has_mesh(points):
-                (rx, ry), (lx, ly) = (points[i] for i in _MOUTH_CORNERS)
+                (rx, ry), (lx, ly) = (points[i] for i in ix.MOUTH_CORNERS)
                 below = centre[1] > max(ry, ly)
                 beside = centre[0] < rx + 0.15 * (lx - rx) or centre[0] > lx - 0.15 * (lx - rx)
                 if below and beside:

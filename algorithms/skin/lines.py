@@ -40,6 +40,7 @@ import torch
 from shapely.geometry import LineString
 
 from algorithms.base import Algorithm, MetricSpec, register
+from algorithms.skin.colour import log_luminance
 from algorithms.skin.filters import hessian_eigenvalues, masked_blur
 from algorithms.skin.geometry import bbox_slices, disc, index_to_xy
 from algorithms.skin.ridges import noise_normalised, oriented_valleys, ridge_paths, ridge_pixels
@@ -225,9 +226,7 @@ def valley_strength(L: torch.Tensor, scales_px) -> tuple[torch.Tensor, torch.Ten
 def line_log_light(skin: SkinImage, ys: slice, xs: slice) -> np.ndarray:
     """ln Y (relative luminance, linear light) on a crop: a shadow that takes a fraction f
     of the light is a valley -ln(1 - f) deep on any skin."""
-    lin = skin.linear[:, ys, xs]
-    y = 0.2126729 * lin[0] + 0.7151522 * lin[1] + 0.0721750 * lin[2]
-    return torch.log(y.clamp_min(1e-4)).cpu().numpy().astype(np.float32)
+    return log_luminance(skin.linear[:, ys, xs]).cpu().numpy().astype(np.float32)
 
 
 def valley_z(skin: SkinImage, zone: np.ndarray):

@@ -97,7 +97,7 @@ NOSE_BELOW_EYES_MM = 2.0
 # creases, forehead lines and the nose's pores are dotted too and are skin.
 BEARD_ABOVE_MM = 3.0
 SUBNASALE = 2
-MOUTH_CORNERS, UPPER_LIP_TOP = (61, 291), 0  # a moustache's extent (beard.has_moustache)
+UPPER_LIP_TOP = 0  # with ix.MOUTH_CORNERS, a moustache's extent (beard.has_moustache)
 DOT_EDGE_MM = 1.0        # beside the lips' and nostrils' margins the dot filter sees their edge
 # A bearded face's beard: algorithms/skin/beard.py.
 # A fringe: strands hanging over the forehead, lighter than the colour test's threshold where
@@ -225,13 +225,13 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
             edge |= _fill(f[name].buffer((margin + DOT_EDGE_MM) * mm), shape)
         all_dots[edge] = 0.0
         # the upper lip, from the subnasale to the vermilion, between the mouth corners
-        xl, xr = sorted(float(pts[i][0]) for i in MOUTH_CORNERS)
+        xl, xr = sorted(float(pts[i][0]) for i in ix.MOUTH_CORNERS)
         y0 = max(int(pts[SUBNASALE][1]), 0)
         lip[y0:max(int(pts[UPPER_LIP_TOP][1]), y0), max(int(xl), 0):int(xr) + 1] = True
         lip &= anatomy & measurable & ~edge
         # the chin, below the mouth and inside the jaw's shading (beard.is_stubbled)
         oval = _fill(f["face_oval"].buffer(-(OVAL_INSET_MM + STUBBLE_INSET_MM) * mm), shape)
-        chin[max(int(pts[list(MOUTH_CORNERS), 1].max() + STUBBLE_BELOW_MOUTH_MM * mm), 0):] = True
+        chin[max(int(pts[list(ix.MOUTH_CORNERS), 1].max() + STUBBLE_BELOW_MOUTH_MM * mm), 0):] = True
         chin &= oval & anatomy & measurable & ~edge
     beard_zone &= anatomy
     dots = np.where(beard_zone, all_dots, 0.0)

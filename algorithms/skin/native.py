@@ -51,21 +51,15 @@ import torch
 
 from algorithms.device import get_device
 from algorithms.face.types import FaceGeometry
+from algorithms.skin.colour import LINEAR_LUT, Y_FROM_LINEAR
 
 __all__ = ["NATIVE_CAP_PX_PER_MM", "NativeSkin", "native_px_per_mm", "native_view"]
 
 NATIVE_CAP_PX_PER_MM = 12.0
 MAX_VIEWS_PER_FACE = 4
 SATURATION_LOW, SATURATION_HIGH = 3, 250   # as algorithms.skin.skin_image
-_Y_ROW = (0.2126729, 0.7151522, 0.0721750)  # linear RGB -> CIE Y (D65, Y_white = 1)
 
 
-def _linear_lut() -> np.ndarray:
-    c = np.arange(256, dtype=np.float64) / 255.0
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-_LUT = _linear_lut()
 
 
 def native_px_per_mm(face: FaceGeometry, cap: float = NATIVE_CAP_PX_PER_MM) -> float:
@@ -155,8 +149,8 @@ def _build(image, face, zone, k, ppm, margin_mm, device) -> NativeSkin:
     measurable = cv2.inRange(rgb, (SATURATION_LOW,) * 3, (SATURATION_HIGH,) * 3) > 0
     nzone = nzone & measurable
     nzone.setflags(write=False)
-    lin = cv2.LUT(rgb, _LUT)                                   # (h, w, 3) float32
-    y = cv2.transform(lin, np.asarray([_Y_ROW], np.float32)).reshape(h, w)
+    lin = cv2.LUT(rgb, LINEAR_LUT)                                   # (h, w, 3) float32
+    y = cv2.transform(lin, np.asarray([Y_FROM_LINEAR], np.float32)).reshape(h, w)
     eps, kappa = 216 / 24389, 24389 / 27
     lightness = np.where(y > eps, 116.0 * np.cbrt(np.maximum(y, 1e-12)) - 16.0,
                          kappa * y).astype(np.float32)

@@ -41,6 +41,7 @@ from algorithms.base import Algorithm, MetricSpec, register
 from algorithms.skin.areas import CM2, SKIN_REGIONS
 from algorithms.skin.backgrounds import RobustDifferences
 from algorithms.skin.chromophores import OD_TO_INDEX
+from algorithms.skin.colour import log_luminance
 from algorithms.skin.filters import masked_blur
 from algorithms.skin.geometry import disc, rasterise
 from algorithms.skin.scores import (density, exp_score, low_resolution_result, main_metric,
@@ -168,9 +169,7 @@ def spot_weight(z, z_found: float = Z_HIGH, ratio: float | None = None):
 
 def luminance_density(skin: SkinImage) -> torch.Tensor:
     """Optical density of luminance, in index units: -100 log10(Y) of linear light."""
-    lin = skin.linear
-    y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-    return -OD_TO_INDEX * torch.log(y.clamp_min(1e-4))
+    return -OD_TO_INDEX * log_luminance(skin.linear)
 
 
 def pigment_zone(skin: SkinImage, names=ZONE) -> np.ndarray:
