@@ -52,6 +52,13 @@ def find_photo(stem: str, dirs=PHOTO_DIRS) -> Path | None:
     return None
 
 
+def not_skin(stem: str, labels_path: Path = LABELS) -> list:
+    """The ``hair`` and ``ambiguous`` polygons (original pixels) hand-drawn on ``stem``, or
+    [] when it has no labels: where benchmarks/groundtruth.py must not draw on clear skin."""
+    data = json.loads(Path(labels_path).read_text())["photos"].get(stem, {})
+    return [*data.get("hair", []), *data.get("ambiguous", [])]
+
+
 def label_mask(polys, face, shape) -> np.ndarray:
     """Union of ``polys`` (original pixels) rasterised in the restored face."""
     if not polys:
