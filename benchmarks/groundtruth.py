@@ -171,6 +171,7 @@ class SkinMap:
     restored_mm: float
     landmarks: np.ndarray | None                # original pixels (None: hand-made face)
     skin_L: float = 65.0                        # cheeks' median L*
+    not_skin: shapely.Geometry = field(default_factory=Polygon)   # hand-labelled hair
 
     @property
     def melanin_gain(self) -> float:
@@ -256,12 +257,13 @@ def clear_skin(image: np.ndarray, face, margin_mm: float | None = None,
     ok &= sd <= max(2.0, 1.8 * typical)
     # bright specular highlights are no place for a finding either
     ok &= smooth[..., 0] <= ref[0] + 12
-    if len(not_skin):
+    labelled = unary_union([Polygon(np.asarray(q, float)).buffer(0) for q in not_skin])
+    if not labelled.is_empty:
         hand = np.zeros((h, w), np.uint8)
-        _fill(hand, unary_union([Polygon(np.asarray(q, float)).buffer(0) for q in not_skin]))
+        _fill(hand, labelled)
         ok &= hand == 0
     return SkinMap(mm, ok, zones, excl, np.asarray(face.restored.to_original, float),
-                   float(face.restored.px_per_mm), lm, float(ref[0]))
+                   float(face.restored.px_per_mm), lm, float(ref[0]), labelled)
 
 
 _CONTOURS = {"eyes": ("right_eye", "left_eye"), "brows": ("right_brow", "left_brow"),
@@ -581,9 +583,9 @@ def inject(image: np.ndarray, face, kind: str, n: int, seed: int = 0,
         k = 0.3
         lin = lin * np.exp(-k * cov[..., None] * np.asarray(HAEMOGLOBIN, np.float32))
         skin_area = regs.get("face_skin", unary_union(list(regs.values())))
-        # the flush's half-maximum disk, clipped to the skin
+        # the flush's half-maximum disk, clipped to the skin (not a labelled beard)
         truths.append(Truth("redness", Point(c.x, c.y).buffer(1.1774 * sigma)
-                            .intersection(skin_area), float(sigma),
+                            .intersection(skin_area).difference(skin.not_skin), float(sigma),
                             {"sigma_mm": 10.0, "hb_od": k, "zone": zname}))
     elif kind == "eye_area_condition":
         regs = face.regions_in("original")
