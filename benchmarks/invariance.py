@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/invariance.py [PHOTO ...]
 
 Transforms: resize to 0.75x and 2x, JPEG quality 90, brightness +10 % and -10 %, rotation by
-5 degrees. Each transformed photo goes through the whole pipeline (face layer, then every
+5 degrees; and the light (``LIGHTING``): a warm and a cool colour cast, light from one side. Each transformed photo goes through the whole pipeline (face layer, then every
 skin algorithm); the drift is |score(transformed) - score(original)| of the main metric.
 Prints a table per photo and the worst drift per algorithm.
 """
@@ -50,6 +50,15 @@ def rotate(img, deg):
                           borderMode=cv2.BORDER_REFLECT)
 
 
+def light(img, gains=(1.0, 1.0, 1.0), side=0.0):
+    """Relight in linear light: per-channel ``gains`` (a colour cast: warm lamp, cool shade)
+    times a left-to-right ramp from 1 + ``side`` to 1 - ``side`` (light from one side)."""
+    w = img.shape[1]
+    ramp = np.linspace(1 + side, 1 - side, w, dtype=np.float32)[None, :, None]
+    lin = (img.astype(np.float32) / 255) ** 2.2 * np.asarray(gains, np.float32) * ramp
+    return np.round(255 * np.clip(lin, 0, 1) ** (1 / 2.2)).astype(np.uint8)
+
+
 TRANSFORMS = {
     "resize_0.75": lambda im: resize(im, 0.75),
     "resize_2": lambda im: resize(im, 2.0),
@@ -57,6 +66,14 @@ TRANSFORMS = {
     "bright_+10%": lambda im: brightness(im, 1.1),
     "bright_-10%": lambda im: brightness(im, 0.9),
     "rotate_5": lambda im: rotate(im, 5.0),
+}
+# the light, not the camera: a tungsten-like warm cast (R x1.12, B x0.80 in linear light),
+# a cool one (R x0.88, B x1.15), and light from one side (x1.5 on the left to x0.5 on the
+# right of the frame)
+LIGHTING = {
+    "warm_cast": lambda im: light(im, (1.12, 1.0, 0.80)),
+    "cool_cast": lambda im: light(im, (0.88, 1.0, 1.15)),
+    "side_light": lambda im: light(im, side=0.5),
 }
 
 
@@ -103,7 +120,7 @@ def main(argv=None) -> int:
         "london_099", "london_107"]
     worst = {a: (0.0, "") for a in SKIN}
     for n in names:
-        base, d = drifts(load(n))
+        base, d = drifts(load(n), transforms={**TRANSFORMS, **LIGHTING})
         print(f"\n{n}: " + ", ".join(f"{a} {base[a]}" if base[a] is None else
                                      f"{a} {base[a]:.1f}" for a in SKIN))
         print(f"{'transform':13s} " + " ".join(f"{a[:10]:>10s}" for a in SKIN))
