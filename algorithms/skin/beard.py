@@ -30,18 +30,25 @@ enclose.
 
 Light stubble, densest on the chin and jaw with clear cheeks beside it, also leaves the zone's
 median with the skin (london_125: 0.27). So the chin is judged on its own too: a face whose
-chin (below the mouth, inside the jaw's shading) is at least STUBBLE_SHARE dotted and
-bloodless is stubbled, and its beard is found as a bearded face's, without the cheek rise.
-Women 0.000-0.082 on the development portraits (london_099's mentolabial crease the highest),
-clean-shaven and moustached men up to 0.095, london_125 0.186, beards 0.40-0.59.
+chin (below the mouth, inside the jaw's shading) is at least STUBBLE_SHARE dotted, bloodless
+(STUBBLE_BLOOD_Z) and no lighter than the cheeks' skin is stubbled, and its beard is found as
+a bearded face's, without the cheek rise. A shiny chin is the trap: its sheen whitens and
+desaturates the skin (bloodless) and brings out its pores (dotted), while hair only darkens;
+so what is lighter than the cheeks' skin (L* over STUBBLE_AREA_MM) is no shaft (london_099's
+chin highlight: 0.082 of her chin as a moustache's shafts, 0.007 unlit). On the development
+portraits: women 0.000-0.019, clean-shaven men and light jaw stubble up to 0.024 (london_021;
+0.037 at 0.75x, 0.031 with a flush drawn on a cheek seed), a day's dark stubble 0.049 and
+0.061 (london_142, 138; 0.045 at the least under the invariance transforms), london_130's
+0.039 between, london_125 0.172, beards 0.35-0.56. Grey stubble lighter than the skin
+(london_121: 0.015) is not called.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-__all__ = ["BEARDED_Z", "is_bearded", "is_stubbled", "beard_hair", "has_moustache",
-           "moustache_hair"]
+__all__ = ["BEARDED_Z", "STUBBLE_AREA_MM", "is_bearded", "is_stubbled", "beard_hair",
+           "has_moustache", "moustache_hair"]
 
 # Median dot z over the beard zone: shaved, clean and female faces -1.2..0.9 on the
 # development portraits; stubble and beards 1.8-5.8.
@@ -58,11 +65,17 @@ CHEEK_GROW_Z = 2.0       # joined to the beard, in that rise
 MOUSTACHE_SHARE = 0.06
 MOUSTACHE_DOT_Z, MOUSTACHE_BLOOD_Z = 2.0, 0.75
 MOUSTACHE_MIDLINE_MM = 3.0
-# Light stubble: dotted and bloodless share of the chin (the beard zone from
+# Light stubble: dotted, bloodless and unlit share of the chin (the beard zone from
 # STUBBLE_BELOW_MOUTH_MM below the mouth corners down, STUBBLE_INSET_MM inside the inset
-# outline, where the jaw's shading is): women <= 0.082, clean-shaven men <= 0.095 on the
-# development portraits, london_125's light stubble 0.186.
-STUBBLE_SHARE = 0.14
+# outline, where the jaw's shading is): women <= 0.019, clean-shaven men and light jaw stubble
+# <= 0.024 on the development portraits (<= 0.037 under the invariance transforms), a day's
+# dark stubble 0.049-0.061 (>= 0.045), london_125 0.172. A shaft's blood deficit is held to
+# STUBBLE_BLOOD_Z (at the moustache's 0.75, london_021's clear chin scores 0.039) and its L*,
+# averaged over STUBBLE_AREA_MM (the dot energy's area), to the cheeks' median: a chin's
+# highlight is bloodless and dotted too.
+STUBBLE_SHARE = 0.04
+STUBBLE_BLOOD_Z = 1.0
+STUBBLE_AREA_MM = 1.5
 STUBBLE_BELOW_MOUTH_MM = 3.0
 STUBBLE_INSET_MM = 3.0
 # mesh points: the alae's outer points and the face's sides at eye level
@@ -74,16 +87,20 @@ def is_bearded(dots: np.ndarray, zone: np.ndarray) -> bool:
     return bool(zone.any()) and float(np.median(dots[zone])) >= BEARDED_Z
 
 
-def _shafts(blood: np.ndarray, dots: np.ndarray) -> np.ndarray:
+def _shafts(blood: np.ndarray, dots: np.ndarray,
+            blood_z: float = MOUSTACHE_BLOOD_Z) -> np.ndarray:
     """Pixels dotted and bloodless, as hair shafts are (the moustache's and stubble's test)."""
-    return (dots >= MOUSTACHE_DOT_Z) & (blood >= MOUSTACHE_BLOOD_Z)
+    return (dots >= MOUSTACHE_DOT_Z) & (blood >= blood_z)
 
 
-def is_stubbled(blood: np.ndarray, dots: np.ndarray, chin: np.ndarray) -> bool:
-    """Whether STUBBLE_SHARE of the chin ``chin`` is dotted and bloodless, as hair shafts are."""
+def is_stubbled(blood: np.ndarray, dots: np.ndarray, chin: np.ndarray,
+                unlit: np.ndarray) -> bool:
+    """Whether STUBBLE_SHARE of the chin ``chin`` is dotted and bloodless, as hair shafts are,
+    and ``unlit`` (no lighter than the cheeks' skin: a highlight's pores are no shafts)."""
     if not chin.any():
         return False
-    return float(_shafts(blood, dots)[chin].mean()) >= STUBBLE_SHARE
+    shafts = _shafts(blood, dots, STUBBLE_BLOOD_Z) & unlit
+    return float(shafts[chin].mean()) >= STUBBLE_SHARE
 
 
 def _cheek_rise(pts: np.ndarray, top: float, mm: float, shape) -> np.ndarray:

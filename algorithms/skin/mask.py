@@ -22,8 +22,9 @@ Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
   darkness + dots (:mod:`algorithms.skin.beard`: grown from its confident part, up the
   cheeks' sides, and with the lighter patches it encloses); an upper lip dotted and bloodless
   on both sides of the philtrum is a moustache (beard.has_moustache), which the zone's median
-  misses, and a chin dotted and bloodless over beard.STUBBLE_SHARE is light stubble
-  (beard.is_stubbled), found like a beard but without the rise up the cheeks; a fringe over
+  misses, and a chin dotted, bloodless and no lighter than the cheeks (a shiny chin's pores are
+  dotted and bloodless too) over beard.STUBBLE_SHARE is light stubble (beard.is_stubbled),
+  found like a beard but without the rise up the cheeks; a fringe over
   the forehead is a texture of vertical edges (STRAND_Z) reaching in from the outline;
 * **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
 
@@ -53,8 +54,9 @@ from shapely.geometry.base import BaseGeometry
 from algorithms.face import indices as ix
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import FaceGeometry
-from algorithms.skin.beard import (STUBBLE_BELOW_MOUTH_MM, STUBBLE_INSET_MM, beard_hair,
-                                   has_moustache, is_bearded, is_stubbled, moustache_hair)
+from algorithms.skin.beard import (STUBBLE_AREA_MM, STUBBLE_BELOW_MOUTH_MM, STUBBLE_INSET_MM,
+                                   beard_hair, has_moustache, is_bearded, is_stubbled,
+                                   moustache_hair)
 from algorithms.skin.geometry import disc, rasterise  # the one rasteriser of the skin layer
 
 __all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
@@ -246,7 +248,8 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
         flagged &= ~(_fill(nose, shape) & lower)
     if is_bearded(dots, beard_zone & measurable):
         beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm)
-    elif is_stubbled(blood, all_dots, chin):
+    elif is_stubbled(blood, all_dots, chin, cv2.GaussianBlur(
+            lightness.astype(np.float32), (0, 0), STUBBLE_AREA_MM * mm) <= l0):
         beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm,
                            rise=False)
     elif lip.any() and has_moustache(blood, all_dots, lip, float(pts[SUBNASALE][0]), mm):
