@@ -168,7 +168,7 @@ def test_drawn_lines_are_found_alike_on_light_and_on_darker_skin(portraits):
         found[tone] = (len(hit), len(scene.truths),
                        np.median([t.props["dL"] for t in scene.truths]))
     print(found)
-    assert found["dark"][2] > found["light"][2] + 1         # shallower in L* on darker skin
+    assert found["dark"][2] > 0.9 * found["light"][2]       # shallower in L* on darker skin
     assert found["light"][0] >= 5 and found["dark"][0] >= 5, found
 
 
