@@ -17,6 +17,7 @@ from algorithms.skin import backgrounds as B
 from algorithms.skin import pigmentation as P
 from algorithms.skin.surface import FORESHORTENED_SLOPE
 from algorithms.skin.shading import FOLLOW_CORR, SHADE_RATIO, is_shading
+from tests.conftest import population_photo
 
 # the nasofacial groove, from beside the inner eye corner down to the ala (mesh chains)
 GROOVES = ((193, 245, 128, 47, 126, 209, 129), (417, 465, 357, 277, 355, 429, 358))
@@ -66,23 +67,10 @@ def test_a_spot_counts_from_zero_where_its_tests_are_barely_passed():
                          P.MEL_RATIO[0] + P.RATIO_RAMP) == pytest.approx(1.0)
 
 
-def _population_photo(stem) -> np.ndarray:
-    """A development portrait (RGB), or a skip where the population is not on this machine."""
-    from PIL import Image
-
-    from benchmarks.skin_hair import find_photo
-
-    path = find_photo(stem)
-    if path is None:
-        pytest.skip("../shared/photos/london not here")
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
-
-
 def _analyse(stem):
     from algorithms.pipeline import PhotoAnalysis
 
-    ph = PhotoAnalysis(_population_photo(stem))
+    ph = PhotoAnalysis(population_photo(stem))
     return ph.face, ph.result("pigmentation")
 
 
@@ -148,7 +136,7 @@ def _detect(stem):
     from algorithms.face import analyse_face
     from algorithms.skin.skin_image import prepare
 
-    face = analyse_face(_population_photo(stem))   # a SkinImage needs its face alive
+    face = analyse_face(population_photo(stem))   # a SkinImage needs its face alive
     skin = prepare(face)
     return skin, P.detect(skin, P.pigment_zone(skin))
 

@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from benchmarks.skin_hair import LABELS, find_photo, measure
+from benchmarks.skin_hair import LABELS, measure
 
 LAB = json.loads(LABELS.read_text())["photos"]
 BARS = {"london_006": 0.01, "london_021": 0.01, "london_024": 0.01, "london_042": 0.01,
@@ -36,35 +36,21 @@ def test_hair_share_of_the_mask_on_the_portraits(face_of, name):
 
 
 @pytest.mark.parametrize("name", sorted(SHARED))
-def test_beards_and_fringes_mostly_leave_the_mask(face_models, name):
-    path = find_photo(name)
-    if path is None:
-        pytest.skip("../shared/photos/london not here")
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as im:
-        r = measure(np.asarray(im.convert("RGB")), LAB[name])
+def test_beards_and_fringes_mostly_leave_the_mask(face_of, name):
+    image, face = face_of(name)
+    r = measure(image, LAB[name], face)
     assert r["hair_share"] < SHARED[name], r
     assert r["skin_kept"] > 0.97, r
 
 
 @pytest.mark.parametrize("name", ["london_031", "london_063"])
-def test_a_shaded_nose_side_stays_skin(face_models, name):
+def test_a_shaded_nose_side_stays_skin(face_of, name):
     """Side light darkens one side of the nose from the eye to the nostril; the patch touches
     both holes, so it passed as hair (75 % and 91 % of the nose kept); no hair grows there."""
-    path = find_photo(name)
-    if path is None:
-        pytest.skip("../shared/photos/london not here")
-    import numpy as np
-    from PIL import Image
-
-    from algorithms.face import analyse_face
     from algorithms.skin.geometry import rasterise
     from algorithms.skin.skin_image import prepare
 
-    with Image.open(path) as im:
-        face = analyse_face(np.asarray(im.convert("RGB")))
+    _, face = face_of(name)
     sm = prepare(face).skin_mask
     nose = rasterise(face.regions.get("nose"), sm.mask.shape) & sm.anatomy
     assert sm.mask[nose].mean() > 0.97
