@@ -25,7 +25,11 @@ BARS = {"london_006": 0.01, "london_021": 0.01, "london_024": 0.01, "london_042"
 # london_125's light stubble (11.1 % before beard.is_stubbled) keeps bits beside the alae;
 # london_142's day of dark stubble (9.8 % before the unlit shafts of beard.is_stubbled)
 SHARED = {"london_022": 0.01, "london_036": 0.01, "london_008": 0.01, "london_003": 0.01,
-          "london_125": 0.02, "london_142": 0.01, "london_029": 0.01}
+          "london_125": 0.02, "london_142": 0.01, "london_029": 0.01, "london_138": 0.01}
+# Clear skin kept is >= 97 % everywhere but on london_138 (67 %): called stubbled, it loses
+# its whole beard zone, the clear lower cheeks labelled beside the mouth included
+# (docs/algorithms.md#skin, "Fails on"); the floor pins that loss where it is.
+SKIN_KEPT = {"london_138": 0.6}
 
 
 @pytest.mark.parametrize("name", sorted(BARS))
@@ -41,7 +45,7 @@ def test_beards_and_fringes_mostly_leave_the_mask(face_of, name):
     image, face = face_of(name)
     r = measure(image, LAB[name], face)
     assert r["hair_share"] < SHARED[name], r
-    assert r["skin_kept"] > 0.97, r
+    assert r["skin_kept"] > SKIN_KEPT.get(name, 0.97), r
 
 
 @pytest.mark.parametrize("name", ["london_031", "london_063"])
