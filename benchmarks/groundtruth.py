@@ -9,12 +9,12 @@ pixels (:class:`Truth`; ``props`` holds the sizes in mm and the contrast actuall
 eyes, brows, nostrils and lips (mesh contours) and from the face outline by the skin mask's
 own margins plus its border band (``ANATOMY_MARGINS_MM``: 3-4.5 mm; issue 13 asks the
 service to exclude these by mesh margins in mm and to drop findings within a band of the
-mask's border, so a feature drawn closer measures that rule, not a detector), on pixels whose colour is within Delta E 14 of the cheeks' median (not hair,
-stubble, deep shadow) and whose fine texture is not busier than the face's usual skin (not
-on a freckle, mole or real spot already there), and outside hand-drawn hair where the
-caller has labels (``not_skin``: a light stubble beard passes the colour and texture tests).
-Features keep ``GAP_MM`` from each other
-(footprint to footprint) and from the truths passed as ``avoid``.
+mask's border, so a feature drawn closer measures that rule, not a detector), on pixels
+whose colour is within Delta E 14 of the cheeks' median (not hair, stubble, deep shadow) and
+whose fine texture is not busier than the face's usual skin (not on a freckle, mole or real
+spot already there), and outside hand-drawn hair where the caller has labels (``not_skin``:
+a light stubble beard passes the colour and texture tests). Features keep ``GAP_MM`` from
+each other (footprint to footprint) and from the truths passed as ``avoid``.
 
 **What** (sizes from the dermatology literature, as issue 13 lists them):
 

@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/invariance.py [PHOTO ...]
 
 Transforms: resize to 0.75x and 2x, JPEG quality 90, brightness +10 % and -10 %, rotation by
-5 degrees; and the light (``LIGHTING``): a warm and a cool colour cast, light from one side. Each transformed photo goes through the whole pipeline (face layer, then every
-skin algorithm); the drift is |score(transformed) - score(original)| of the main metric.
+5 degrees; and the light (``LIGHTING``): a warm and a cool colour cast, light from one side.
+Each transformed photo goes through the whole pipeline (face layer, then every skin
+algorithm); the drift is |score(transformed) - score(original)| of the main metric.
 Prints a table per photo and the worst drift per algorithm.
 """
 from __future__ import annotations

@@ -73,10 +73,9 @@ def test_pores_are_drawn_where_the_photo_resolves_them(rows):
         assert all(lo - 1e-6 <= p["radius_mm"] <= hi + 1e-6 for p, _ in r.per_truth)
 
 
-# lines, acne and pigmentation reach the goal: asserted; pores on the portraits as taken (~3.3
+# acne and pigmentation reach the goal: asserted; pores on the portraits as taken (~3.3
 # px/mm, pores need 6) do not: strict xfail, so the day they get there the test says so and
-# the mark must go (at 3x they do: test_pores_reach_the_goal_where_the_photo_resolves_them). Lines reach it with one line to spare on these six (31 of 36; 30
-# would be 0.83): on the five black faces of the 36 recall is 0.67 (docs/benchmarks.md).
+# the mark must go (at 3x they do: test_pores_reach_the_goal_where_the_photo_resolves_them).
 # Lines on these six fall short (0.78: two of the six faces are black, where a drawn line
 # is 2.4x closer to the camera's noise; docs/algorithms.md#lines); their goal is asserted on
 # the 36 (test_lines_reach_the_goal_on_the_development_population), as the benchmark
