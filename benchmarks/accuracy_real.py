@@ -11,8 +11,8 @@ photo, on clear skin only (never on the hair and ambiguous polygons hand-drawn i
 runs on the clean photo and on the injected one (``registry.get(name).analyse(image,
 face)``; results mapped from restored to original pixels). The injected photo is analysed
 with the clean photo's face mesh (drawn features do not move a mesh; landmark jitter belongs
-to the invariance benchmark). ``--subset N`` takes
-N portraits round robin over the ethnicity groups (a spread, not the first N).
+to the invariance benchmark). ``--subset N`` takes N portraits round robin over the
+ethnicity groups (a spread, not the first N).
 
 Matching (original pixels; rules in groundtruth.match_*):
 
@@ -227,10 +227,11 @@ class Photo:
 def in_analysed_zone(kind: str, face, truths) -> np.ndarray:
     """Whether each drawn feature's centre lies where the algorithm looks: its module's
     ``analysed_zone(skin)`` if it has one, else the skin mask's core of its ``ZONE``
-    (without highlights for the colour findings). The generator draws on clear skin up to
-    2 mm from eyes, brows, nostrils, lips and the outline, the skin mask's core keeps
-    3-4.5 mm from them: a feature drawn in between is counted as missed in ``recall`` and
-    left out of ``recall in zone``, which measures the detector alone."""
+    (without highlights for the colour findings). The generator keeps the mask's own mesh
+    margins and border band (groundtruth.ANATOMY_MARGINS_MM), but the mask also leaves out
+    hair by its colour model, highlights, and pores the brows' fringe: a feature drawn there
+    is counted as missed in ``recall`` and left out of ``recall in zone``, which measures the
+    detector alone."""
     import importlib
 
     from algorithms.face.types import apply_affine

@@ -11,7 +11,6 @@ than the forehead farther out holds the brows' sparse outer hairs, not pores.
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import sys
 
@@ -28,7 +27,7 @@ from algorithms.skin import native as N  # noqa: E402
 from algorithms.skin import pores as P  # noqa: E402
 from algorithms.skin.geometry import rasterise  # noqa: E402
 from algorithms.skin.skin_image import prepare  # noqa: E402
-from benchmarks.population import SHARED  # noqa: E402
+from benchmarks.population import SHARED, portraits  # noqa: E402
 from benchmarks.pores_resolution import face_crop  # noqa: E402
 
 BANDS_MM = ((4.0, 4.5), (4.5, 6.0), (6.0, 9.0), (9.0, 15.0))
@@ -56,22 +55,20 @@ def main(argv=None) -> int:
     ap.add_argument("--upscale", type=float, default=3.0)
     ap.add_argument("--stems", nargs="*")
     args = ap.parse_args(argv)
-    paths = sorted(glob.glob(str(SHARED / "*.jpg")) + glob.glob(str(SHARED / "london" / "*.jpg")))
-    if args.stems:
-        paths = [p for p in paths if os.path.basename(p)[:-4] in args.stems]
+    people = [p for p in portraits([SHARED]) if not args.stems or p["stem"] in args.stems]
     head = " | ".join(f"{lo:g}-{hi:g} mm" for lo, hi in BANDS_MM)
     print(f"pores per cm2 by distance from the mesh's brows (upscale {args.upscale:g}x)\n")
     print(f"| portrait | {head} |\n|---|" + "---:|" * len(BANDS_MM))
     tn, ta = np.zeros(len(BANDS_MM)), np.zeros(len(BANDS_MM))
-    for p in paths:
-        with Image.open(p) as im:
+    for p in people:
+        with Image.open(p["path"]) as im:
             img = np.asarray(im.convert("RGB"))
         crop = face_crop(img, analyse_face(img))
         up = cv2.resize(crop, None, fx=args.upscale, fy=args.upscale,
                         interpolation=cv2.INTER_LANCZOS4)
         n, a = densities(up)
         tn, ta = tn + n, ta + a
-        print(f"| {os.path.basename(p)[:-4]} | "
+        print(f"| {p['stem']} | "
               + " | ".join(f"{x / y:.1f}" if y > 0 else "-" for x, y in zip(n, a)) + " |",
               flush=True)
     print("| **all** | " + " | ".join(f"**{x / y:.1f}**" if y > 0 else "-"

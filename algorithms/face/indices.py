@@ -17,7 +17,8 @@ import numpy as np
 __all__ = [
     "FACE_OVAL", "LIPS_OUTER", "LIPS_INNER", "RIGHT_EYE", "LEFT_EYE", "RIGHT_BROW", "LEFT_BROW",
     "RIGHT_NOSTRIL", "LEFT_NOSTRIL", "RIGHT_IRIS", "LEFT_IRIS", "RIGHT_IRIS_CENTER",
-    "LEFT_IRIS_CENTER", "MOUTH_CORNERS", "has_mesh", "mirror", "mirror_indices", "frontal_mesh", "NUM_LANDMARKS",
+    "LEFT_IRIS_CENTER", "MOUTH_CORNERS", "has_mesh", "mirror", "mirror_indices", "frontal_mesh",
+    "NUM_LANDMARKS",
 ]
 
 NUM_LANDMARKS = 478

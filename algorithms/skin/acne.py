@@ -151,7 +151,8 @@ def edge_colour(skin: SkinImage, red: np.ndarray, weak: np.ndarray, zone: np.nda
     ys, xs = bbox_slices(rim, int(3 * skin.px(BACKGROUND_MM)) + 2)
     hb = skin.haemoglobin[ys, xs]
     dev = hb.device
-    beyond = masked_blur(hb, torch.from_numpy(beyond_zone[ys, xs].copy()).to(dev), skin.px(EDGE_MM))
+    beyond = masked_blur(hb, torch.from_numpy(beyond_zone[ys, xs].copy()).to(dev),
+                         skin.px(EDGE_MM))
     background = masked_blur(hb, torch.from_numpy(zone[ys, xs].copy()).to(dev),
                              skin.px(BACKGROUND_MM))
     excess = np.zeros(zone.shape, np.float32)

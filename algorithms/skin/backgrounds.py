@@ -18,12 +18,17 @@ True
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from algorithms.skin.filters import blur
 from algorithms.skin.geometry import bbox_slices
 from algorithms.skin.spots import robust_sigma
+
+if TYPE_CHECKING:
+    from algorithms.skin.skin_image import SkinImage
 
 __all__ = ["EXCLUDE_SIGMAS", "ROBUST_ROUNDS", "RobustDifferences"]
 

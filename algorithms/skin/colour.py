@@ -14,8 +14,8 @@ import torch
 
 from algorithms.device import get_device
 
-__all__ = ["to_tensor", "linear_rgb", "linear_from_uint8", "rgb_to_lab", "LINEAR_LUT", "Y_FROM_LINEAR",
-           "log_luminance"]
+__all__ = ["to_tensor", "linear_rgb", "linear_from_uint8", "rgb_to_lab", "LINEAR_LUT",
+           "Y_FROM_LINEAR", "log_luminance"]
 
 
 def to_tensor(image: np.ndarray, device: torch.device | None = None) -> torch.Tensor:

@@ -24,8 +24,8 @@ Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
   on both sides of the philtrum is a moustache (beard.has_moustache), which the zone's median
   misses, and a chin dotted, bloodless and no lighter than the cheeks (a shiny chin's pores are
   dotted and bloodless too) over beard.STUBBLE_SHARE is light stubble (beard.is_stubbled),
-  found like a beard but without the rise up the cheeks; a fringe over
-  the forehead is a texture of vertical edges (STRAND_Z) reaching in from the outline;
+  found like a beard but without the rise up the cheeks; a fringe over the forehead is a
+  texture of vertical edges (STRAND_Z) reaching in from the outline;
 * **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
 
 Specular highlights (L* well above the skin's, HIGHLIGHT_Z robust deviations) stay in the
@@ -233,7 +233,8 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
         lip &= anatomy & measurable & ~edge
         # the chin, below the mouth and inside the jaw's shading (beard.is_stubbled)
         oval = _fill(f["face_oval"].buffer(-(OVAL_INSET_MM + STUBBLE_INSET_MM) * mm), shape)
-        chin[max(int(pts[list(ix.MOUTH_CORNERS), 1].max() + STUBBLE_BELOW_MOUTH_MM * mm), 0):] = True
+        below = pts[list(ix.MOUTH_CORNERS), 1].max() + STUBBLE_BELOW_MOUTH_MM * mm
+        chin[max(int(below), 0):] = True
         chin &= oval & anatomy & measurable & ~edge
     beard_zone &= anatomy
     dots = np.where(beard_zone, all_dots, 0.0)

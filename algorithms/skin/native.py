@@ -60,8 +60,6 @@ MAX_VIEWS_PER_FACE = 4
 SATURATION_LOW, SATURATION_HIGH = 3, 250   # as algorithms.skin.skin_image
 
 
-
-
 def native_px_per_mm(face: FaceGeometry, cap: float = NATIVE_CAP_PX_PER_MM) -> float:
     """The scale a native view of ``face`` has: the photo's own, at most ``cap``."""
     return float(min(float(face.px_per_mm), float(cap)))
@@ -149,7 +147,7 @@ def _build(image, face, zone, k, ppm, margin_mm, device) -> NativeSkin:
     measurable = cv2.inRange(rgb, (SATURATION_LOW,) * 3, (SATURATION_HIGH,) * 3) > 0
     nzone = nzone & measurable
     nzone.setflags(write=False)
-    lin = cv2.LUT(rgb, LINEAR_LUT)                                   # (h, w, 3) float32
+    lin = cv2.LUT(rgb, LINEAR_LUT)                             # (h, w, 3) float32
     y = cv2.transform(lin, np.asarray([Y_FROM_LINEAR], np.float32)).reshape(h, w)
     eps, kappa = 216 / 24389, 24389 / 27
     lightness = np.where(y > eps, 116.0 * np.cbrt(np.maximum(y, 1e-12)) - 16.0,

@@ -98,12 +98,15 @@ def main():
         lines.append("| " + " | ".join(row) + " |")
     table = "\n".join(lines)
     for target, prefix in ((ROOT / "README.md", "docs/gallery/"), (OUT / "README.md", "")):
-        text = target.read_text()
-        head, rest = text.split(MARKERS[0], 1)
-        _, tail = rest.split(MARKERS[1], 1)
-        target.write_text(f"{head}{MARKERS[0]}\n{table.replace('PREFIX', prefix)}\n"
-                          f"{MARKERS[1]}{tail}")
+        write_between(target, MARKERS, table.replace("PREFIX", prefix))
     print(table.replace("PREFIX", ""))
+
+
+def write_between(target: Path, markers: tuple[str, str], table: str) -> None:
+    """Replace what lies between the two ``markers`` of the file ``target`` with ``table``."""
+    head, rest = target.read_text().split(markers[0], 1)
+    _, tail = rest.split(markers[1], 1)
+    target.write_text(f"{head}{markers[0]}\n{table}\n{markers[1]}{tail}")
 
 
 def close_up(image: np.ndarray, face_box) -> np.ndarray:
@@ -140,11 +143,7 @@ def close_ups():
                     f"{px['working_px_per_mm']:g}) | ![{stem} close-up](closeup/{stem}.jpg) | "
                     f"![{stem} nose](closeup/{stem}_nose.jpg) | {value} |")
     table = "\n".join(rows)
-    target = OUT / "README.md"
-    text = target.read_text()
-    head, rest = text.split(CLOSE_UP_MARKERS[0], 1)
-    _, tail = rest.split(CLOSE_UP_MARKERS[1], 1)
-    target.write_text(f"{head}{CLOSE_UP_MARKERS[0]}\n{table}\n{CLOSE_UP_MARKERS[1]}{tail}")
+    write_between(OUT / "README.md", CLOSE_UP_MARKERS, table)
     print(table)
 
 

@@ -289,4 +289,3 @@ def test_the_knee_of_the_shading_where_the_face_turns_is_no_line_and_a_groove_th
     drawn = _shadow(img, face, (groove,), depth=0.2)
     _, _, lines = _detect(drawn, same_geometry(face, drawn))
     assert _found(lines, groove)
-

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from algorithms import registry
+from algorithms.face import indices as ix
 from algorithms.face.regions import feature_polygons
 from algorithms.skin.geometry import rasterise
 from algorithms.skin.skin_image import prepare
@@ -142,7 +143,7 @@ def test_a_moustache_leaves_and_other_upper_lips_stay(face_of, name, kept):
     sm = prepare(face).skin_mask
     pts = face.landmarks_restored
     lip = np.zeros(sm.mask.shape, bool)
-    xl, xr = sorted(int(pts[i][0]) for i in (61, 291))
+    xl, xr = sorted(int(pts[i][0]) for i in ix.MOUTH_CORNERS)
     lip[int(pts[2][1]):int(pts[0][1]), xl:xr] = True
     lip &= sm.anatomy
     share = sm.mask[lip].mean()
@@ -156,7 +157,7 @@ def _paint_stubble(image, pts, seed=0):
     import cv2
 
     rng = np.random.default_rng(seed)
-    xl, xr = pts[[61, 291], 0]
+    xl, xr = pts[list(ix.MOUTH_CORNERS), 0]
     y0, y1 = pts[17, 1] + 10, pts[152, 1] - 5
     cx, half = (xl + xr) / 2, (xr - xl) * 0.75
     layer = np.zeros(image.shape[:2], np.uint8)
@@ -195,7 +196,7 @@ def test_light_stubble_on_the_chin_leaves_the_mask(face_of, name):
 def _chin_box(pts, shape):
     """Below the lower lip down to the chin's lowest mesh point, between the mouth corners
     (restored pixels)."""
-    xl, xr = sorted(pts[[61, 291], 0])
+    xl, xr = sorted(pts[list(ix.MOUTH_CORNERS), 0])
     box = np.zeros(shape, bool)
     box[int(pts[17, 1]):int(pts[152, 1]), int(xl):int(xr)] = True
     return box
