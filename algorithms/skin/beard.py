@@ -47,8 +47,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["BEARDED_Z", "STUBBLE_AREA_MM", "is_bearded", "is_stubbled", "beard_hair",
-           "has_moustache", "moustache_hair"]
+__all__ = ["BEARDED_Z", "STUBBLE_AREA_MM", "STUBBLE_SHARE", "is_bearded", "is_stubbled",
+           "stubble_share", "beard_hair", "has_moustache", "moustache_hair"]
 
 # Median dot z over the beard zone: shaved, clean and female faces -1.2..0.9 on the
 # development portraits; stubble and beards 1.8-5.8.
@@ -93,14 +93,21 @@ def _shafts(blood: np.ndarray, dots: np.ndarray,
     return (dots >= MOUSTACHE_DOT_Z) & (blood >= blood_z)
 
 
+def stubble_share(blood: np.ndarray, dots: np.ndarray, chin: np.ndarray,
+                  unlit: np.ndarray) -> float | None:
+    """The share of the chin ``chin`` dotted and bloodless, as hair shafts are, and ``unlit``
+    (no lighter than the cheeks' skin: a highlight's pores are no shafts); None without a
+    chin."""
+    if not chin.any():
+        return None
+    return float((_shafts(blood, dots, STUBBLE_BLOOD_Z) & unlit)[chin].mean())
+
+
 def is_stubbled(blood: np.ndarray, dots: np.ndarray, chin: np.ndarray,
                 unlit: np.ndarray) -> bool:
-    """Whether STUBBLE_SHARE of the chin ``chin`` is dotted and bloodless, as hair shafts are,
-    and ``unlit`` (no lighter than the cheeks' skin: a highlight's pores are no shafts)."""
-    if not chin.any():
-        return False
-    shafts = _shafts(blood, dots, STUBBLE_BLOOD_Z) & unlit
-    return float(shafts[chin].mean()) >= STUBBLE_SHARE
+    """Whether at least STUBBLE_SHARE of the chin is stubble (:func:`stubble_share`)."""
+    share = stubble_share(blood, dots, chin, unlit)
+    return share is not None and share >= STUBBLE_SHARE
 
 
 def _cheek_rise(pts: np.ndarray, top: float, mm: float, shape) -> np.ndarray:

@@ -55,8 +55,8 @@ from algorithms.face import indices as ix
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import FaceGeometry
 from algorithms.skin.beard import (STUBBLE_AREA_MM, STUBBLE_BELOW_MOUTH_MM, STUBBLE_INSET_MM,
-                                   beard_hair, has_moustache, is_bearded, is_stubbled,
-                                   moustache_hair)
+                                   STUBBLE_SHARE, beard_hair, has_moustache, is_bearded,
+                                   moustache_hair, stubble_share)
 from algorithms.skin.geometry import disc, rasterise  # the one rasteriser of the skin layer
 
 __all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
@@ -143,6 +143,9 @@ class SkinMask:
     # float (H, W): the colour part of the hair test (less blood, more melanin), which a
     # shadow does not move; None for masks made without a colour model
     hair_chroma: np.ndarray | None = None
+    # the chin's stubble share (beard.stubble_share; stubbled from beard.STUBBLE_SHARE), None
+    # on a bearded face or without a chin: a measure, for benchmarks/stubble_flush.py
+    chin_stubble: float | None = None
 
     def fraction(self, of: np.ndarray) -> float:
         """Share of ``of``'s pixels that are skin."""
@@ -247,16 +250,19 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
         lower = np.zeros(shape, bool)
         lower[max(int(pts[list(INNER_CANTHI), 1].max() + NOSE_BELOW_EYES_MM * mm), 0):] = True
         flagged &= ~(_fill(nose, shape) & lower)
+    stubble = None
     if is_bearded(dots, beard_zone & measurable):
         beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm)
-    elif is_stubbled(blood, all_dots, chin, cv2.GaussianBlur(
-            lightness.astype(np.float32), (0, 0), STUBBLE_AREA_MM * mm) <= l0):
-        beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm,
-                           rise=False)
-    elif lip.any() and has_moustache(blood, all_dots, lip, float(pts[SUBNASALE][0]), mm):
-        beard = moustache_hair(blood, dark, all_dots, lip, mm)
     else:
-        beard = np.zeros(shape, bool)
+        unlit = cv2.GaussianBlur(lightness.astype(np.float32), (0, 0), STUBBLE_AREA_MM * mm) <= l0
+        stubble = stubble_share(blood, all_dots, chin, unlit)
+        if stubble is not None and stubble >= STUBBLE_SHARE:
+            beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm,
+                               rise=False)
+        elif lip.any() and has_moustache(blood, all_dots, lip, float(pts[SUBNASALE][0]), mm):
+            beard = moustache_hair(blood, dark, all_dots, lip, mm)
+        else:
+            beard = np.zeros(shape, bool)
     hair = _hair_patches(flagged, anatomy, pts, mm) | beard
     if ix.has_mesh(pts) and seeds.any():
         hair |= _fringe(lightness, seeds, anatomy, pts, mm)
@@ -277,7 +283,7 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     colour.setflags(write=False)
     return SkinMask(mask=mask, core=core, colour=colour, anatomy=anatomy, person=person,
                     hair=hair, highlights=highlights, skin_colour=(hb0, mel0, l0),
-                    hair_chroma=chroma)
+                    hair_chroma=chroma, chin_stubble=stubble)
 
 
 def _colour_exclusions(pts: np.ndarray, mm: float, shape) -> np.ndarray:

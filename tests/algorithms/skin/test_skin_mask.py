@@ -229,6 +229,18 @@ def test_chins_of_women_and_clean_shaven_men_stay(face_of, name):
     assert sm.mask[chin].mean() > 0.9, sm.mask[chin].mean()
 
 
+@pytest.mark.parametrize("name, stubbled", [("london_142", True), ("london_006", False),
+                                            ("london_099", False)])
+def test_the_mask_reports_its_chin_stubble_share(face_of, name, stubbled):
+    """SkinMask.chin_stubble is the share the stubble call was made on (benchmarks/
+    stubble_flush.py reads it): london_142 0.049, london_006 0.002, london_099 0.007."""
+    from algorithms.skin.beard import STUBBLE_SHARE
+
+    _, face = face_of(name)
+    share = prepare(face).skin_mask.chin_stubble
+    assert share is not None and (share >= STUBBLE_SHARE) == stubbled, share
+
+
 @pytest.mark.parametrize("name", ["london_142", "london_138"])
 def test_a_days_dark_stubble_leaves_the_mask(face_of, name):
     """Unbearded men with a day's dark stubble (dotted, bloodless and unlit over 0.049 and
