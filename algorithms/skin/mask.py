@@ -56,7 +56,8 @@ from algorithms.face.regions import feature_polygons
 from algorithms.face.types import FaceGeometry
 from algorithms.skin.beard import (STUBBLE_AREA_MM, STUBBLE_BELOW_MOUTH_MM, STUBBLE_INSET_MM,
                                    STUBBLE_SHARE, beard_hair, has_moustache, is_bearded,
-                                   moustache_hair, stubble_share)
+                                   moustache_hair, stubble_hair, stubble_share,
+                                   stubble_texture)
 from algorithms.skin.geometry import disc, rasterise  # the one rasteriser of the skin layer
 
 __all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
@@ -257,8 +258,12 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
         unlit = cv2.GaussianBlur(lightness.astype(np.float32), (0, 0), STUBBLE_AREA_MM * mm) <= l0
         stubble = stubble_share(blood, all_dots, chin, unlit)
         if stubble is not None and stubble >= STUBBLE_SHARE:
-            beard = beard_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm,
-                               rise=False)
+            seed_texture = float(np.median(stubble_texture(all_dots, mm)[seeds]))
+            # the upper lip and chin between the mouth corners: where the call was made
+            mouth = np.zeros(shape, bool)
+            mouth[:, max(int(xl), 0):int(xr) + 1] = True
+            beard = stubble_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm,
+                                 mouth, seed_texture)
         elif lip.any() and has_moustache(blood, all_dots, lip, float(pts[SUBNASALE][0]), mm):
             beard = moustache_hair(blood, dark, all_dots, lip, mm)
         else:

@@ -133,6 +133,32 @@ def test_a_beard_grows_from_its_confident_part_and_takes_its_enclosed_patches():
     assert not beard[80, 150] and not beard[70, 100]
 
 
+def test_a_stubbled_beard_keeps_its_smooth_cheeks_and_takes_the_whole_chin():
+    """Synthetic z-scores: the lower face bloodless against red cheeks everywhere, dotted on
+    the jaw only. A bearded face's growth takes it all; a stubbled face's (beard.stubble_hair)
+    keeps the smooth lower cheek and takes the dotted jaw and the whole chin between the mouth
+    corners, dotted or not (london_138: 67 -> 95 % of its labelled clear skin kept)."""
+    from algorithms.skin.beard import beard_hair, stubble_hair
+
+    h, w, mm = 200, 200, 4.0
+    pts = np.zeros((478, 2))
+    pts[48], pts[278], pts[234], pts[454] = (80, 0), (120, 0), (10, 0), (190, 0)
+    zone = np.zeros((h, w), bool)
+    zone[60:190, 20:180] = True
+    blood = np.zeros((h, w), np.float32)
+    blood[60:190, 20:180] = 2.5             # bloodless against the cheeks' seeds
+    dots = np.zeros((h, w), np.float32)
+    dots[150:190, 20:180] = 3.0             # the jaw's stubble
+    central = np.zeros((h, w), bool)
+    central[:, 80:120] = True               # between the mouth corners
+    zeros = np.zeros_like(blood)
+    everything = beard_hair(blood, zeros, dots, zone, 60, zone, pts, mm, rise=False)
+    assert everything[90, 40] and everything[90, 160]
+    beard = stubble_hair(blood, zeros, dots, zone, 60, zone, pts, mm, central, 0.3)
+    assert beard[170, 40] and beard[170, 160] and beard[90, 100] and beard[170, 100]
+    assert not beard[90, 40] and not beard[90, 160]
+
+
 @pytest.mark.parametrize("name,kept", [("london_042", False), ("london_006", True),
                                        ("london_024", True), ("london_099", True),
                                        ("london_107", True)])
