@@ -112,17 +112,23 @@ def test_findings_lie_on_the_skin_mask(face_of, name):
     assert total == 0 or outside / total < 0.02, outside / total
 
 
+def _synthetic_lower_face():
+    """(mesh points with the alae and the face's sides, beard zone from row 60, mm) of a
+    200 x 200 synthetic face at 4 px/mm."""
+    pts = np.zeros((478, 2))
+    pts[48], pts[278], pts[234], pts[454] = (80, 0), (120, 0), (10, 0), (190, 0)
+    zone = np.zeros((200, 200), bool)
+    zone[60:190, 20:180] = True
+    return pts, zone, 4.0
+
+
 def test_a_beard_grows_from_its_confident_part_and_takes_its_enclosed_patches():
     """Synthetic z-scores: a dense beard band, sparse stubble joined to it, a lighter patch it
     encloses and an equally faint patch on a separate cheek; only the last stays skin."""
     from algorithms.skin.beard import beard_hair
 
-    h, w, mm = 200, 200, 4.0
-    pts = np.zeros((478, 2))
-    pts[48], pts[278], pts[234], pts[454] = (80, 0), (120, 0), (10, 0), (190, 0)
-    zone = np.zeros((h, w), bool)
-    zone[60:190, 20:180] = True
-    blood = np.zeros((h, w), np.float32)
+    pts, zone, mm = _synthetic_lower_face()
+    blood = np.zeros(zone.shape, np.float32)
     blood[120:180, 30:170] = 4.0            # dense beard, with ...
     blood[140:160, 80:120] = 0.0            # ... a lighter patch inside it
     blood[90:120, 30:70] = 1.6              # sparse stubble joined to it
@@ -140,16 +146,11 @@ def test_a_stubbled_beard_keeps_its_smooth_cheeks_and_takes_the_whole_chin():
     corners, dotted or not (london_138: 67 -> 95 % of its labelled clear skin kept)."""
     from algorithms.skin.beard import beard_hair, stubble_hair
 
-    h, w, mm = 200, 200, 4.0
-    pts = np.zeros((478, 2))
-    pts[48], pts[278], pts[234], pts[454] = (80, 0), (120, 0), (10, 0), (190, 0)
-    zone = np.zeros((h, w), bool)
-    zone[60:190, 20:180] = True
-    blood = np.zeros((h, w), np.float32)
-    blood[60:190, 20:180] = 2.5             # bloodless against the cheeks' seeds
-    dots = np.zeros((h, w), np.float32)
+    pts, zone, mm = _synthetic_lower_face()
+    blood = np.where(zone, 2.5, 0.0).astype(np.float32)  # bloodless against the cheeks' seeds
+    dots = np.zeros(zone.shape, np.float32)
     dots[150:190, 20:180] = 3.0             # the jaw's stubble
-    central = np.zeros((h, w), bool)
+    central = np.zeros(zone.shape, bool)
     central[:, 80:120] = True               # between the mouth corners
     zeros = np.zeros_like(blood)
     everything = beard_hair(blood, zeros, dots, zone, 60, zone, pts, mm, rise=False)
