@@ -278,3 +278,24 @@ def test_a_days_dark_stubble_leaves_the_mask(face_of, name):
     sm = prepare(face).skin_mask
     chin = _chin_box(face.landmarks_restored, sm.mask.shape) & sm.anatomy
     assert sm.mask[chin].mean() < 0.2, sm.mask[chin].mean()
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_the_benchmarks_one_cheek_flush_reddens_that_cheek_only(face_of, side):
+    """benchmarks/stubble_flush.py --side: haemoglobin on the named cheek (the subject's; the
+    face layer's region), the other cheek's pixels untouched."""
+    from benchmarks.stubble_flush import flush_cheeks
+
+    image, face = face_of("london_006")
+    flushed = flush_cheeks(image, face, 0.3, 10.0, side=side).astype(int)
+    regions = face.regions_in("original")
+    other = "right" if side == "left" else "left"
+
+    def at(name):
+        c = regions[f"{name}_cheek"].centroid
+        return int(round(c.y)), int(round(c.x))
+
+    y, x = at(side)
+    assert flushed[y, x, 1] < image[y, x, 1] - 5          # green absorbed: redder
+    y, x = at(other)
+    assert abs(flushed[y, x] - image[y, x].astype(int)).max() <= 1
