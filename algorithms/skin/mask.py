@@ -54,7 +54,8 @@ from shapely.geometry.base import BaseGeometry
 from algorithms.face import indices as ix
 from algorithms.face.regions import feature_polygons
 from algorithms.face.types import FaceGeometry
-from algorithms.skin.beard import (STUBBLE_AREA_MM, STUBBLE_BELOW_MOUTH_MM, STUBBLE_INSET_MM,
+from algorithms.skin.beard import (MOUSTACHE_REACH_MM, STUBBLE_AREA_MM,
+                                   STUBBLE_BELOW_MOUTH_MM, STUBBLE_INSET_MM,
                                    STUBBLE_SHARE, beard_hair, has_moustache, is_bearded,
                                    moustache_hair, stubble_hair, stubble_share,
                                    stubble_texture)
@@ -262,8 +263,13 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
             # the upper lip and chin between the mouth corners: where the call was made
             mouth = np.zeros(shape, bool)
             mouth[:, max(int(xl), 0):int(xr) + 1] = True
+            # the whole upper lip, its ends past the corners and its top where dots are blind
+            reach = MOUSTACHE_REACH_MM * mm
+            upper_lip = np.zeros(shape, bool)
+            upper_lip[y0:max(int(pts[UPPER_LIP_TOP][1]), y0),
+                      max(int(xl - reach), 0):int(xr + reach) + 1] = True
             beard = stubble_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm,
-                                 mouth, seed_texture)
+                                 mouth, seed_texture, upper_lip=upper_lip)
         elif lip.any() and has_moustache(blood, all_dots, lip, float(pts[SUBNASALE][0]), mm):
             beard = moustache_hair(blood, dark, all_dots, lip, mm)
         else:

@@ -158,6 +158,13 @@ def test_a_stubbled_beard_keeps_its_smooth_cheeks_and_takes_the_whole_chin():
     beard = stubble_hair(blood, zeros, dots, zone, 60, zone, pts, mm, central, 0.3)
     assert beard[170, 40] and beard[170, 160] and beard[90, 100] and beard[170, 100]
     assert not beard[90, 40] and not beard[90, 160]
+    # the whole upper lip goes too, past the corners, where the beard score saw nothing
+    upper_lip = np.zeros(zone.shape, bool)
+    upper_lip[62:80, 70:130] = True
+    blood[62:80, 70:130] = 0.0
+    beard = stubble_hair(blood, zeros, dots, zone, 60, zone, pts, mm, central, 0.3,
+                         upper_lip=upper_lip)
+    assert beard[65, 72] and beard[65, 100] and not beard[90, 40]
 
 
 @pytest.mark.parametrize("name,kept", [("london_042", False), ("london_006", True),
