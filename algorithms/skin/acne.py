@@ -52,7 +52,7 @@ DENSITY_REF = 0.042   # redness-weighted spots per cm2 at which the score is 36.
 @register
 class Acne(Algorithm):
     tech_name = "acne"
-    version = "1.3.0"
+    version = "1.4.0"
     mask_types = ("polygon_mask",)
     required_px_per_mm = 2.0  # the smallest papule (1 mm across) spans 2 px
     areas = AREAS

@@ -57,7 +57,7 @@ WEIGHTS = (0.3, 0.2, 0.1, 0.4)  # dark circles, bags, groove, wrinkles
 @register
 class EyeAreaCondition(Algorithm):
     tech_name = "eye_area_condition"
-    version = "1.3.0"
+    version = "1.4.0"
     mask_types = ("polygon_mask",)
     # eye wrinkles use the lines' 0.65 mm valley filter: a crease ~1 mm wide spans 2 px
     required_px_per_mm = 2.0

@@ -98,7 +98,7 @@ INDEX_REF = 1.05
 @register
 class Lines(Algorithm):
     tech_name = "lines"
-    version = "1.3.0"
+    version = "1.4.0"
     mask_types = ("polyline_mask", "polygon_mask")
     required_px_per_mm = 2.0  # a fold 1 mm wide (ENERGY_SCALE_MM) spans 2 px
     areas = AREAS

@@ -102,7 +102,7 @@ LOAD_REF = 0.012         # fitted: sd of the 36 scores 5.3 (docs)
 @register
 class Pigmentation(Algorithm):
     tech_name = "pigmentation"
-    version = "1.3.0"
+    version = "1.4.0"
     mask_types = ("polygon_mask",)
     required_px_per_mm = 2.0  # the smallest freckle counted (1 mm across) spans 2 px
     areas = AREAS

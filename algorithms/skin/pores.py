@@ -90,7 +90,7 @@ def detection_radii_mm(px_per_mm: float) -> list[float]:
 @register
 class Pores(Algorithm):
     tech_name = "pores"
-    version = "2.3.0"
+    version = "2.4.0"
     mask_types = ("point_mask",)
     areas = AREAS
     required_px_per_mm = REQUIRED_PX_PER_MM

@@ -42,7 +42,7 @@ INTENSITY_REF = 4.0  # mean EI above LEVELS[0] in red areas at which local score
 @register
 class Redness(Algorithm):
     tech_name = "redness"
-    version = "1.3.0"
+    version = "1.4.0"
     mask_types = ("heatmap_mask",)
     required_px_per_mm = 1.0  # the flush map is smoothed at 2 mm: 1 px/mm samples it
     areas = AREAS

@@ -23,7 +23,7 @@ AREAS = tuple(AREA_REGIONS)
 @register
 class Skin(Algorithm):
     tech_name = "skin"
-    version = "1.3.0"
+    version = "1.4.0"
     mask_types = ("polygon_mask",)
     areas = AREAS
     description = ("The skin mask every finding is confined to: face oval minus eyes, brows, "

@@ -42,7 +42,7 @@ def ita_degrees(L: float, b: float) -> float:
 @register
 class SkinTone(Algorithm):
     tech_name = "skin_tone"
-    version = "1.3.0"
+    version = "1.4.0"
     mask_types = ()
     areas = AREAS
     description = ("Individual Typology Angle atan((L*-50)/b*) of the cheeks and forehead, "

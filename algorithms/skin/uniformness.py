@@ -53,7 +53,7 @@ SHINE_MM = 5.0
 @register
 class Uniformness(Algorithm):
     tech_name = "uniformness"
-    version = "1.3.0"
+    version = "1.4.0"
     mask_types = ("heatmap_mask",)
     required_px_per_mm = 2.0  # its finest band (FINE_MM = 0.5 mm) must span a pixel: 2 px/mm
     areas = AREAS
