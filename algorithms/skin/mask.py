@@ -24,7 +24,8 @@ Four exclusions, each for a reason of its own (docs/algorithms.md#skin):
   on both sides of the philtrum is a moustache (beard.has_moustache), which the zone's median
   misses, and a chin dotted, bloodless and no lighter than the cheeks (a shiny chin's pores are
   dotted and bloodless too) over beard.STUBBLE_SHARE is light stubble (beard.is_stubbled),
-  found like a beard but without the rise up the cheeks; a fringe over the forehead is a
+  found like a beard but without the rise up the cheeks and kept where dotted, between the
+  mouth corners and on the whole upper lip (beard.stubble_hair); a fringe over the forehead is a
   texture of vertical edges (STRAND_Z) reaching in from the outline;
 * **clipped pixels** (any channel outside 3..250) carry neither colour nor texture.
 
