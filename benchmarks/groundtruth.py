@@ -64,7 +64,7 @@ from shapely.ops import unary_union
 from algorithms.skin import mask as _mask
 from algorithms.skin.chromophores import HAEMOGLOBIN, MELANIN
 
-__all__ = ["Truth", "Scene", "SkinMap", "inject", "clear_skin", "pore_radius_range",
+__all__ = ["Truth", "Scene", "SkinMap", "inject", "clear_skin", "flush", "pore_radius_range",
            "skin_tone_variant", "upscale", "match_points", "match_lines", "match_polygons",
            "KINDS", "TONES", "MARGIN_MM", "ANATOMY_MARGINS_MM", "SIZES_MM"]
 
@@ -122,6 +122,18 @@ def _to_srgb(lin: np.ndarray) -> np.ndarray:
     lin = np.clip(lin, 0.0, 1.0)
     c = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
     return np.clip(np.round(c * 255.0), 0, 255).astype(np.uint8)
+
+
+def flush(lin: np.ndarray, centres, sigma: float, od: float) -> np.ndarray:
+    """Linear-light ``lin`` with haemoglobin of optical density ``od`` added in a Gaussian of
+    ``sigma`` pixels around each of ``centres`` ((x, y) original pixels; overlaps take the
+    larger coverage): the redness flush."""
+    yy, xx = np.mgrid[0:lin.shape[0], 0:lin.shape[1]].astype(np.float32) + 0.5
+    cover = np.zeros(lin.shape[:2], np.float32)
+    for x, y in centres:
+        np.maximum(cover, np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2)),
+                   out=cover)
+    return lin * np.exp(-od * cover[..., None] * np.asarray(HAEMOGLOBIN, np.float32))
 
 
 _XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
@@ -578,10 +590,8 @@ def inject(image: np.ndarray, face, kind: str, n: int, seed: int = 0,
         else:
             zname, c = "nose", regs["nose"].centroid
         sigma = 10.0 * mm
-        yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32) + 0.5
-        cov = np.exp(-((xx - c.x) ** 2 + (yy - c.y) ** 2) / (2 * sigma ** 2))
         k = 0.3
-        lin = lin * np.exp(-k * cov[..., None] * np.asarray(HAEMOGLOBIN, np.float32))
+        lin = flush(lin, [(c.x, c.y)], sigma, k)
         skin_area = regs.get("face_skin", unary_union(list(regs.values())))
         # the flush's half-maximum disk, clipped to the skin (not a labelled beard)
         truths.append(Truth("redness", Point(c.x, c.y).buffer(1.1774 * sigma)

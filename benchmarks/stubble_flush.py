@@ -8,14 +8,14 @@
 For every development portrait (``benchmarks/population.py``) and every flush strength and
 width: the chin's stubble share (``SkinMask.chin_stubble``, ``beard.stubble_share``: dotted,
 bloodless and unlit; stubbled (*) from ``beard.STUBBLE_SHARE``; "bearded" when the bearded
-test took the face first) and the share of the anatomy part the mask keeps. The flush is haemoglobin (optical density ``--od``, spectrum
-``chromophores.HAEMOGLOBIN``) in a Gaussian of sigma ``--sigma-mm`` on the centre of both
-cheeks or of one (``--side``: the face layer's ``left_cheek`` is the subject's left, on the
-image's right), drawn in linear light as benchmarks/groundtruth.py draws its one-cheek flush.
-The cheeks' seed discs are the colour model's blood reference, so a flush there makes a clear
-chin look bloodless (docs/algorithms.md#skin, "Fails on"). With ``--transforms``: no flush, the
-share under benchmarks/invariance.py's transforms and LIGHTING instead (each photo through the
-face layer again), and its least.
+test took the face first) and the share of the anatomy part the mask keeps. The flush
+(``groundtruth.flush``) is haemoglobin (optical density ``--od``) in a Gaussian of sigma
+``--sigma-mm`` on the centre of both cheeks or of one (``--side``: the face layer's
+``left_cheek`` is the subject's left, on the image's right), the function accuracy_real's
+one-cheek flush is drawn with. The cheeks' seed discs are the colour model's blood
+reference, so a flush there makes a clear chin look bloodless (docs/algorithms.md#skin,
+"Fails on"). With ``--transforms``: no flush, the share under benchmarks/invariance.py's
+transforms and LIGHTING instead (each photo through the face layer again), and its least.
 """
 from __future__ import annotations
 
@@ -33,9 +33,8 @@ from algorithms.face import analyse_face  # noqa: E402
 from algorithms.face.analyse import face_from_landmarks  # noqa: E402
 from algorithms.face.roi import Pyramid  # noqa: E402
 from algorithms.skin.beard import STUBBLE_SHARE  # noqa: E402
-from algorithms.skin.chromophores import HAEMOGLOBIN  # noqa: E402
 from algorithms.skin.skin_image import prepare  # noqa: E402
-from benchmarks.groundtruth import _to_linear, _to_srgb  # noqa: E402
+from benchmarks.groundtruth import _to_linear, _to_srgb, flush  # noqa: E402
 from benchmarks.invariance import LIGHTING, TRANSFORMS  # noqa: E402
 from benchmarks.population import SHARED, portraits  # noqa: E402
 
@@ -52,16 +51,8 @@ def flush_cheeks(image: np.ndarray, face, od: float, sigma_mm: float, *,
     if od == 0:
         return image
     regions = face.regions_in("original")
-    sigma = sigma_mm * face.px_per_mm
-    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]].astype(np.float32) + 0.5
-    cover = np.zeros(image.shape[:2], np.float32)
-    for name in SIDES[side]:
-        c = regions[name].centroid
-        np.maximum(cover, np.exp(-((xx - c.x) ** 2 + (yy - c.y) ** 2) / (2 * sigma ** 2)),
-                   out=cover)
-    lin = _to_linear(image) * np.exp(-od * cover[..., None] * np.asarray(HAEMOGLOBIN,
-                                                                          np.float32))
-    return _to_srgb(lin)
+    centres = [(regions[n].centroid.x, regions[n].centroid.y) for n in SIDES[side]]
+    return _to_srgb(flush(_to_linear(image), centres, sigma_mm * face.px_per_mm, od))
 
 
 def measure(image: np.ndarray, face, od: float, sigma_mm: float, *, side: str = "both"

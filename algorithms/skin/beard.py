@@ -52,8 +52,9 @@ patchy); between the mouth corners (the upper lip and the chin, where the call w
 where stubble is densest) all of it stays, and the whole upper lip is hair, from the
 subnasale to the vermilion and MOUSTACHE_REACH_MM past the mouth corners: the dot filter is
 blind in the nostrils' margin, where a moustache's top grows, and its ends reach past the
-corners (london_125: labelled hair in the mask 1.48 -> 0.87 %, 138 0.40 -> 0.06 %). On london_138 the labelled clear skin in the beard
-zone averages 0.06, its stubble 1.11, the seeds 0.28.
+corners (london_125: labelled hair in the mask 1.48 -> 0.87 %, 138 0.40 -> 0.06 %). On
+london_138 the labelled clear skin in the beard zone averages 0.06, its stubble 1.11, the
+seeds 0.28.
 """
 from __future__ import annotations
 
@@ -181,16 +182,17 @@ def stubble_texture(dots: np.ndarray, mm: float) -> np.ndarray:
 
 def stubble_hair(blood: np.ndarray, dark: np.ndarray, dots: np.ndarray, zone: np.ndarray,
                  top: float, anatomy: np.ndarray, pts: np.ndarray, mm: float,
-                 central: np.ndarray, seed_texture: float, *,
+                 central: np.ndarray, seeds: np.ndarray, *,
                  upper_lip: np.ndarray | None = None) -> np.ndarray:
     """The stubble (bool) of a stubbled face: its beard (:func:`beard_hair` without the rise
-    up the cheeks) where :func:`stubble_texture` reaches ``seed_texture`` (the cheek seeds'
-    median), closed over STUBBLE_CLOSE_MM, and all of it in ``central`` (the upper lip and chin
-    between the mouth corners, where the stubble call was made); and the whole ``upper_lip``
-    (the subnasale to the vermilion, MOUSTACHE_REACH_MM past the mouth corners) in the
-    anatomy part."""
+    up the cheeks) where :func:`stubble_texture` reaches its median over ``seeds`` (the cheek
+    discs of the colour model), closed over STUBBLE_CLOSE_MM, and all of it in ``central``
+    (the upper lip and chin between the mouth corners, where the stubble call was made); and
+    the whole ``upper_lip`` (the subnasale to the vermilion, MOUSTACHE_REACH_MM past the
+    mouth corners) in the anatomy part."""
     beard = beard_hair(blood, dark, dots, zone, top, anatomy, pts, mm, rise=False)
-    dotted = beard & (stubble_texture(dots, mm) >= seed_texture)
+    texture = stubble_texture(dots, mm)
+    dotted = beard & (texture >= float(np.median(texture[seeds])))
     dotted = cv2.morphologyEx(dotted.astype(np.uint8), cv2.MORPH_CLOSE,
                               disc(STUBBLE_CLOSE_MM * mm)).astype(bool)
     out = beard & (dotted | central)

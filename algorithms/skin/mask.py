@@ -58,8 +58,7 @@ from algorithms.face.types import FaceGeometry
 from algorithms.skin.beard import (MOUSTACHE_REACH_MM, STUBBLE_AREA_MM,
                                    STUBBLE_BELOW_MOUTH_MM, STUBBLE_INSET_MM,
                                    STUBBLE_SHARE, beard_hair, has_moustache, is_bearded,
-                                   moustache_hair, stubble_hair, stubble_share,
-                                   stubble_texture)
+                                   moustache_hair, stubble_hair, stubble_share)
 from algorithms.skin.geometry import disc, rasterise  # the one rasteriser of the skin layer
 
 __all__ = ["SkinMask", "compute_skin_mask", "person_probability", "SEED_LANDMARKS",
@@ -233,10 +232,7 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
             edge |= _fill(f[name].buffer((margin + DOT_EDGE_MM) * mm), shape)
         all_dots[edge] = 0.0
         # the upper lip, from the subnasale to the vermilion, between the mouth corners
-        xl, xr = sorted(float(pts[i][0]) for i in ix.MOUTH_CORNERS)
-        y0 = max(int(pts[SUBNASALE][1]), 0)
-        lip[y0:max(int(pts[UPPER_LIP_TOP][1]), y0), max(int(xl), 0):int(xr) + 1] = True
-        lip &= anatomy & measurable & ~edge
+        lip = _upper_lip(pts, shape) & anatomy & measurable & ~edge
         # the chin, below the mouth and inside the jaw's shading (beard.is_stubbled)
         oval = _fill(f["face_oval"].buffer(-(OVAL_INSET_MM + STUBBLE_INSET_MM) * mm), shape)
         below = pts[list(ix.MOUTH_CORNERS), 1].max() + STUBBLE_BELOW_MOUTH_MM * mm
@@ -260,17 +256,11 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
         unlit = cv2.GaussianBlur(lightness.astype(np.float32), (0, 0), STUBBLE_AREA_MM * mm) <= l0
         stubble = stubble_share(blood, all_dots, chin, unlit)
         if stubble is not None and stubble >= STUBBLE_SHARE:
-            seed_texture = float(np.median(stubble_texture(all_dots, mm)[seeds]))
-            # the upper lip and chin between the mouth corners: where the call was made
-            mouth = np.zeros(shape, bool)
-            mouth[:, max(int(xl), 0):int(xr) + 1] = True
-            # the whole upper lip, its ends past the corners and its top where dots are blind
-            reach = MOUSTACHE_REACH_MM * mm
-            upper_lip = np.zeros(shape, bool)
-            upper_lip[y0:max(int(pts[UPPER_LIP_TOP][1]), y0),
-                      max(int(xl - reach), 0):int(xr + reach) + 1] = True
+            # the upper lip and chin between the mouth corners (where the call was made), and
+            # the whole upper lip past them
             beard = stubble_hair(blood, dark, all_dots, beard_zone, int(top), anatomy, pts, mm,
-                                 mouth, seed_texture, upper_lip=upper_lip)
+                                 _between_corners(pts, shape), seeds,
+                                 upper_lip=_upper_lip(pts, shape, MOUSTACHE_REACH_MM * mm))
         elif lip.any() and has_moustache(blood, all_dots, lip, float(pts[SUBNASALE][0]), mm):
             beard = moustache_hair(blood, dark, all_dots, lip, mm)
         else:
@@ -296,6 +286,22 @@ def compute_skin_mask(face: FaceGeometry, lightness: np.ndarray, haemoglobin: np
     return SkinMask(mask=mask, core=core, colour=colour, anatomy=anatomy, person=person,
                     hair=hair, highlights=highlights, skin_colour=(hb0, mel0, l0),
                     hair_chroma=chroma, chin_stubble=stubble)
+
+
+def _between_corners(pts: np.ndarray, shape, reach: float = 0.0) -> np.ndarray:
+    """The columns between the mouth corners, widened by ``reach`` pixels each side (bool)."""
+    xl, xr = sorted(float(pts[i][0]) for i in ix.MOUTH_CORNERS)
+    cols = np.zeros(shape, bool)
+    cols[:, max(int(xl - reach), 0):int(xr + reach) + 1] = True
+    return cols
+
+
+def _upper_lip(pts: np.ndarray, shape, reach: float = 0.0) -> np.ndarray:
+    """The rows from the subnasale to the vermilion's top, :func:`_between_corners` (bool)."""
+    y0 = max(int(pts[SUBNASALE][1]), 0)
+    rows = np.zeros(shape, bool)
+    rows[y0:max(int(pts[UPPER_LIP_TOP][1]), y0)] = True
+    return rows & _between_corners(pts, shape, reach)
 
 
 def _colour_exclusions(pts: np.ndarray, mm: float, shape) -> np.ndarray:

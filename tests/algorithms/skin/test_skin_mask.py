@@ -150,19 +150,22 @@ def test_a_stubbled_beard_keeps_its_smooth_cheeks_and_takes_the_whole_chin():
     blood = np.where(zone, 2.5, 0.0).astype(np.float32)  # bloodless against the cheeks' seeds
     dots = np.zeros(zone.shape, np.float32)
     dots[150:190, 20:180] = 3.0             # the jaw's stubble
+    dots[0:40] = 0.3                        # the cheeks' seed discs, above the beard zone
+    seeds = np.zeros(zone.shape, bool)
+    seeds[5:20, 60:140] = True
     central = np.zeros(zone.shape, bool)
     central[:, 80:120] = True               # between the mouth corners
     zeros = np.zeros_like(blood)
     everything = beard_hair(blood, zeros, dots, zone, 60, zone, pts, mm, rise=False)
     assert everything[90, 40] and everything[90, 160]
-    beard = stubble_hair(blood, zeros, dots, zone, 60, zone, pts, mm, central, 0.3)
+    beard = stubble_hair(blood, zeros, dots, zone, 60, zone, pts, mm, central, seeds)
     assert beard[170, 40] and beard[170, 160] and beard[90, 100] and beard[170, 100]
     assert not beard[90, 40] and not beard[90, 160]
     # the whole upper lip goes too, past the corners, where the beard score saw nothing
     upper_lip = np.zeros(zone.shape, bool)
     upper_lip[62:80, 70:130] = True
     blood[62:80, 70:130] = 0.0
-    beard = stubble_hair(blood, zeros, dots, zone, 60, zone, pts, mm, central, 0.3,
+    beard = stubble_hair(blood, zeros, dots, zone, 60, zone, pts, mm, central, seeds,
                          upper_lip=upper_lip)
     assert beard[65, 72] and beard[65, 100] and not beard[90, 40]
 
